@@ -1,0 +1,33 @@
+"""The HTTP API: publish hook, admin API, health, unsubscribe pages."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from distributor.api.articles import router as articles_router
+from distributor.api.audience import router as audience_router
+from distributor.api.errors import BodyLimit, install_error_handlers
+from distributor.api.public import router as public_router
+from distributor.config import Settings
+from distributor.dispatch import Dispatcher
+from distributor.store import Database
+
+
+def create_app(settings: Settings, db: Database, dispatcher: Dispatcher,
+               replay_guard=None) -> FastAPI:
+    app = FastAPI(title="distributor", version="0.1.0",
+                  description="Publish articles to email lists and messaging channels.")
+    app.state.settings = settings
+    app.state.db = db
+    app.state.dispatcher = dispatcher
+    if replay_guard is None:
+        from distributor.api.auth import RedisReplayGuard
+
+        replay_guard = RedisReplayGuard(settings.broker_url)
+    app.state.replay_guard = replay_guard
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.include_router(articles_router)
+    app.include_router(audience_router)
+    app.include_router(public_router)
+    return app

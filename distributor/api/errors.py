@@ -1,0 +1,84 @@
+"""Errors as JSON ({"error": …, "fields": {…}}) with a 4xx, and a cap on body size."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from distributor.errors import InvalidInput, Unavailable
+
+log = logging.getLogger("distributor.api")
+
+
+def error(status: int, message: str, fields: dict[str, str] | None = None,
+          headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message, "fields": fields or {}}, status_code=status,
+                        headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(InvalidInput)
+    async def invalid(_: Request, exc: InvalidInput) -> JSONResponse:
+        return error(exc.status_code, exc.args[0], exc.fields)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = {}
+        for item in exc.errors():
+            loc = [str(p) for p in item["loc"] if p not in ("body", "query", "path")]
+            fields[".".join(loc) or "body"] = ("required" if item["type"] == "missing"
+                                                else item["msg"])
+        return error(422, "invalid request", fields)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(_: Request, exc: Unavailable) -> JSONResponse:
+        return error(503, str(exc))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error on %s %s: %s", request.method, request.url.path,
+                  type(exc).__name__)
+        return error(500, "internal error; see the server log")
+
+
+class BodyLimit:
+    """Refuse request bodies over `limit` bytes with 413, also when chunked."""
+
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            return await error(413, f"request body over {self.limit} bytes")(scope, receive, send)
+        seen = 0
+
+        async def limited():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await error(413, f"request body over {self.limit} bytes")(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass

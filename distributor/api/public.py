@@ -1,0 +1,62 @@
+"""Endpoints without a token: health, and the unsubscribe pages linked from every email."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from distributor.audience import unsubscribe
+from distributor.errors import DistributorError, InvalidInput
+from distributor.render.templates import environment
+
+router = APIRouter()
+
+
+@router.get("/health", summary="200 when the database and broker answer")
+def health(request: Request) -> JSONResponse:
+    from distributor.monitor import broker_client
+
+    problems = []
+    try:
+        request.app.state.db.ping()
+    except DistributorError as exc:
+        problems.append(str(exc))
+    try:
+        broker_client(request.app.state.settings).ping()
+    except Exception as exc:
+        problems.append(f"broker does not answer: {type(exc).__name__}")
+    if problems:
+        return JSONResponse({"status": "unhealthy", "problems": problems}, 503)
+    return JSONResponse({"status": "ok"})
+
+
+def _page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
+    settings = request.app.state.settings
+    html = environment(settings.templates_dir).get_template(f"pages/{template}").render(
+        publisher=settings.publisher, **context)
+    return HTMLResponse(html, status)
+
+
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse, summary="Unsubscribe page")
+def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
+    from distributor.tokens import read_token
+
+    try:
+        read_token(request.app.state.settings.secret, token, "unsubscribe")
+    except InvalidInput as exc:
+        return _page(request, "message.html.j2", 400, title="Link not valid", message=str(exc))
+    return _page(request, "unsubscribe.html.j2", token=token)
+
+
+@router.post("/unsubscribe/{token}", summary="RFC 8058 one-click unsubscribe")
+async def unsubscribe_post(token: str, request: Request):
+    settings = request.app.state.settings
+    try:
+        list_name = await run_in_threadpool(unsubscribe, request.app.state.db,
+                                            settings.secret, token)
+    except InvalidInput as exc:
+        return _page(request, "message.html.j2", 400, title="Link not valid",
+                     message=str(exc))
+    return _page(request, "message.html.j2", title="Unsubscribed",
+                 message=f"You will receive no more emails from {list_name}.")

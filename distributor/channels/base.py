@@ -1,0 +1,101 @@
+"""What every channel adapter is: limits as data, and one `send`.
+
+An adapter never sleeps, never retries by itself and never swallows a 429: it
+raises TransientError(retry_after=…) or PermanentError and the task decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+import requests
+from pydantic import BaseModel, ConfigDict
+
+from distributor.errors import PermanentError, TransientError
+
+
+class Options(BaseModel):
+    """Base of each adapter's type-specific config keys."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_length: int  # characters of message text (bytes of body for webhooks)
+    format: str  # json | whatsapp | telegram-html | slack-mrkdwn | discord-markdown
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One post to send: the rendered text and the article it announces."""
+
+    post_id: int
+    idempotency_key: str  # stable per article and channel
+    text: str
+    article: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Receipt:
+    remote_id: str | None = None
+    state: str = "sent"  # sent | accepted (the gateway took it; delivery unseen)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Adapter(Protocol):
+    type: ClassVar[str]
+    Options: ClassVar[type[Options]]
+    limits: ClassVar[Limits]
+    default_base_url: ClassVar[str | None]
+    default_rate: ClassVar[str]
+
+    def __init__(self, name: str, base_url: str | None, options: Any,
+                 http: requests.Session, timeout: float) -> None: ...
+
+    def send(self, message: Outgoing) -> Receipt: ...
+
+
+def retry_after_header(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+        from datetime import UTC, datetime
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def post_json(http: requests.Session, url: str, timeout: float, **kwargs: Any) -> requests.Response:
+    """POST and translate transport failures into our errors (the edge)."""
+    try:
+        return http.post(url, timeout=timeout, **kwargs)
+    except requests.Timeout:
+        raise TransientError("timed out") from None
+    except requests.ConnectionError as exc:
+        raise TransientError(f"connection failed: {type(exc).__name__}") from None
+    except requests.RequestException as exc:
+        raise PermanentError(f"request failed: {type(exc).__name__}") from None
+
+
+def check_status(response: requests.Response, error_text: str | None = None) -> None:
+    """Map an HTTP status to our errors. 2xx returns."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    text = error_text if error_text is not None else response.text[:300]
+    if status == 429:
+        raise TransientError(f"429 rate limited: {text}", retry_after=retry_after_header(response))
+    if status >= 500 or status == 408:
+        raise TransientError(f"{status}: {text}", retry_after=retry_after_header(response))
+    if status in (404, 410):
+        raise PermanentError(f"{status}: endpoint gone: {text}", disable=True)
+    raise PermanentError(f"{status}: {text}")

@@ -1,0 +1,32 @@
+"""The `distributor` command. Exit status: 0 success, 2 invalid input, usage or
+configuration, 1 a runtime failure (database or broker unreachable)."""
+
+from __future__ import annotations
+
+import click
+
+from distributor.cli.audience import lists, subscribers
+from distributor.cli.base import Context, Group
+from distributor.cli.ops import api, beat, db, deliveries, status, worker
+from distributor.cli.publish import publish
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="distributor")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Send a newsroom's articles to email lists and messaging channels.
+
+    Configuration comes from DISTRIBUTOR_* environment variables and the TOML
+    file named by DISTRIBUTOR_CONFIG (default ./distributor.toml); see
+    docs/configuration.md.
+    """
+    ctx.obj = Context()
+
+
+for command in (db, publish, lists, subscribers, deliveries, status, worker, beat, api):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="distributor")

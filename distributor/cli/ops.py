@@ -1,0 +1,139 @@
+"""Operating the service: db, deliveries, status, and the worker, beat and api processes."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from sqlalchemy.exc import OperationalError
+
+from distributor.cli.base import QUEUES, Context, db_hint, emit, pass_ctx
+from distributor.errors import Unavailable
+
+
+@click.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@pass_ctx
+def db_upgrade(obj: Context) -> None:
+    """Create or migrate the schema to the latest version (safe to repeat)."""
+    from distributor.store import Database
+
+    database = Database(obj.settings.database_url.get_secret_value())
+    try:
+        database.upgrade()
+    except OperationalError as exc:
+        raise Unavailable(f"database does not answer: {db_hint(exc)}") from None
+    click.echo("database is up to date")
+
+
+@click.command()
+@click.argument("guid")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@pass_ctx
+def deliveries(obj: Context, guid: str, as_json: bool) -> None:
+    """What happened to the article GUID: each channel post, and each send's
+    planned / sent / failed counts."""
+    from distributor.reports import deliveries as report
+
+    data = report(obj.db, guid)
+
+    def human(data) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console()
+        console.print(f"[bold]{data['title']}[/bold]\n{data['url']}")
+        posts = Table("channel", "state", "attempts", "remote id", "error", title="channels")
+        for p in data["channels"]:
+            posts.add_row(p["channel"], p["state"], str(p["attempts"]), p["remote_id"] or "",
+                          p["error"] or "")
+        sends = Table("list", "kind", "state", "planned", "sent", "failed", "deferred",
+                      "skipped", title="emails")
+        for s in data["sends"]:
+            sends.add_row(s["list"], s["kind"], s["state"], *(str(s[k]) for k in (
+                "planned", "sent", "failed", "deferred", "skipped")))
+        console.print(posts if data["channels"] else "no channel posts")
+        console.print(sends if data["sends"] else "no email sends")
+
+    emit(data, as_json, human)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@pass_ctx
+def status(obj: Context, as_json: bool) -> None:
+    """Queues, workers and the sends of the last 24 hours."""
+    from distributor.monitor import snapshot
+
+    data = snapshot(obj.db, obj.celery, obj.settings)
+
+    def human(data) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console()
+        queues = Table("queue", "waiting", "taken, not acked", title="queues")
+        for q in data["queues"]:
+            queues.add_row(q["name"], str(q["waiting"]), str(q["unacked"]))
+        console.print(queues if data["broker"] == "ok" else f"broker: {data['broker']}")
+        console.print(f"workers online: {len(data['workers'])} "
+                      + " ".join(w["name"] for w in data["workers"]))
+        sends = Table("send", "list", "kind", "state", "sent/planned", "failed", title="sends, 24 h")
+        for s in data["sends"]:
+            sends.add_row(str(s["send_id"]), s["list"], s["kind"], s["state"],
+                          f"{s['sent']}/{s['planned']}", str(s["failed"]))
+        console.print(sends)
+
+    emit(data, as_json, human)
+
+
+def _exec_celery(args: list[str]) -> None:
+    os.execv(sys.executable, [sys.executable, "-m", "celery", "-A", "tasks", *args])
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.option("--queues", "-Q", default=QUEUES, show_default=True, help="Queues to consume.")
+@click.option("--concurrency", "-c", type=int, help="Worker threads (default from settings).")
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+@pass_ctx
+def worker(obj: Context, queues: str, concurrency: int | None, celery_args) -> None:
+    """Run a Celery worker in the foreground (all queues unless told otherwise).
+
+    A thin wrapper over `celery -A tasks worker` with a thread pool suited to
+    SMTP and HTTP I/O; extra arguments go to celery. Stops cleanly on SIGTERM."""
+    concurrency = concurrency or obj.settings.worker_concurrency
+    _exec_celery(["worker", "-Q", queues, "--pool", "threads", "-c", str(concurrency),
+                  "-E", "--loglevel", obj.settings.log_level, *celery_args])
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+@pass_ctx
+def beat(obj: Context, celery_args) -> None:
+    """Run the scheduler in the foreground: the sweeper every minute and the digests.
+
+    A thin wrapper over `celery -A tasks beat`; extra arguments go to celery."""
+    schedule = obj.settings.var_dir / "celerybeat-schedule"
+    obj.settings.var_dir.mkdir(parents=True, exist_ok=True)
+    _exec_celery(["beat", "--schedule", str(schedule), "--loglevel", obj.settings.log_level,
+                  *celery_args])
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@pass_ctx
+def api(obj: Context, host: str, port: int) -> None:
+    """Serve the HTTP API (publish hook, admin API, unsubscribe pages) in the foreground."""
+    import uvicorn
+
+    from distributor.api import create_app
+
+    app = create_app(obj.settings, obj.db, obj.dispatcher)
+    uvicorn.run(app, host=host, port=port, log_level=obj.settings.log_level.lower(),
+                proxy_headers=True)

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import click
+
+from distributor.cli.base import Context, pass_ctx, read_input
+
+
+@click.command()
+@click.argument("source", metavar="FILE|-")
+@pass_ctx
+def publish(obj: Context, source: str) -> None:
+    """Publish the article JSON in FILE (or stdin with -) and print its guid.
+
+    The article is stored once by guid; its channel posts and alert emails are
+    planned in the same transaction and handed to the workers. Publishing a
+    known guid again prints the guid, says so, and sends nothing.
+    """
+    from distributor.articles import ingest
+
+    data = read_input(source, obj.settings.max_body_bytes)
+    result = ingest(obj.db, obj.settings, data, source="cli")
+    if not result.created:
+        click.echo(result.guid)
+        click.echo(f"already published: {result.guid} (nothing sent)", err=True)
+        return
+    try:
+        obj.dispatcher.fan_out(result.article_id)
+    except Exception as exc:  # stored and planned: the sweeper sends it once the broker is back
+        click.echo(f"warning: broker unreachable ({type(exc).__name__}); the article is "
+                   "stored and goes out when the sweeper next runs", err=True)
+    click.echo(result.guid)

@@ -1,0 +1,14 @@
+"""How the domain asks for work to happen, without knowing about Celery.
+tasks/dispatch.py implements it over the broker; tests may pass their own."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Dispatcher(Protocol):
+    def fan_out(self, article_id: int) -> None: ...
+
+    def send_batch(self, batch_id: int, countdown: float | None = None) -> None: ...
+
+    def post(self, post_id: int, countdown: float | None = None) -> None: ...

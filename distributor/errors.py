@@ -1,0 +1,76 @@
+"""The one error tree of distributor.
+
+    DistributorError                  root: everything we raise on purpose
+    ├── ConfigError                   a bad setting or config file (exit 2)
+    ├── InvalidInput                  user input refused; .fields names what (exit 2, HTTP 4xx)
+    │   └── NotFound                  a named thing does not exist (HTTP 404)
+    ├── Unavailable                   the database or broker does not answer (exit 1, HTTP 503)
+    └── DeliveryError                 a peer (SMTP server, channel API) refused or failed
+        ├── TransientError            try again later; .retry_after in seconds when the peer said
+        └── PermanentError            do not retry; .disable when the endpoint is gone for good
+            └── RecipientRefused      the SMTP server refused this address (5xx on RCPT): bounce
+
+Third-party exceptions (smtplib, requests, redis, SQLAlchemy) are translated at
+the edge that calls them, nowhere else.
+"""
+
+from __future__ import annotations
+
+
+class DistributorError(Exception):
+    """Root of every error distributor raises on purpose."""
+
+
+class ConfigError(DistributorError):
+    """A setting or the config file is wrong; the message names it."""
+
+
+class InvalidInput(DistributorError):
+    """Input was refused. ``fields`` maps a field name to what is wrong with it."""
+
+    status_code = 422
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None):
+        super().__init__(message)
+        self.fields = dict(fields or {})
+
+    def __str__(self) -> str:
+        message = super().__str__()
+        if not self.fields:
+            return message
+        detail = "; ".join(f"{name}: {why}" for name, why in self.fields.items())
+        return f"{message} ({detail})"
+
+
+class NotFound(InvalidInput):
+    """The thing named does not exist."""
+
+    status_code = 404
+
+
+class Unavailable(DistributorError):
+    """A service we depend on (database, broker) does not answer."""
+
+
+class DeliveryError(DistributorError):
+    """Sending to a peer failed."""
+
+
+class TransientError(DeliveryError):
+    """Worth another try; ``retry_after`` is the peer's own wait in seconds, if it gave one."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(DeliveryError):
+    """Not worth another try; ``disable`` means the endpoint itself is gone."""
+
+    def __init__(self, message: str, disable: bool = False):
+        super().__init__(message)
+        self.disable = disable
+
+
+class RecipientRefused(PermanentError):
+    """The mail server refused this recipient for good: mark bounced and suppress."""

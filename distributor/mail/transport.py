@@ -1,0 +1,163 @@
+"""Where email goes. A transport hands out connections; a batch keeps one open
+for all its recipients and reconnects after a failure. smtplib errors are
+translated here, at the edge:
+
+    4xx anywhere (connect, MAIL, RCPT, DATA), a dropped connection -> TransientError
+    5xx on RCPT                                                   -> RecipientRefused
+    other 5xx                                                     -> PermanentError
+"""
+
+from __future__ import annotations
+
+import mailbox
+import smtplib
+import ssl
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+from distributor.errors import ConfigError, PermanentError, RecipientRefused, TransientError
+
+
+class Connection(Protocol):
+    def send(self, sender: str, recipient: str, message: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Transport(Protocol):
+    description: str
+
+    def connect(self) -> Connection: ...
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{code} {text}".strip()
+
+
+class SMTPConnection:
+    def __init__(self, transport: SMTPTransport):
+        self.transport = transport
+        self.smtp: smtplib.SMTP | None = None
+
+    def _open(self) -> smtplib.SMTP:
+        t = self.transport
+        try:
+            if t.tls == "smtps":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(t.host, t.port, timeout=t.timeout,
+                                                      context=ssl.create_default_context())
+            else:
+                smtp = smtplib.SMTP(t.host, t.port, timeout=t.timeout)
+            smtp.ehlo()
+            if t.tls == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if t.username:
+                smtp.login(t.username, t.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            raise PermanentError(f"SMTP login refused: {_reply(exc.smtp_code, exc.smtp_error)}")\
+                from None
+        except smtplib.SMTPResponseException as exc:
+            raise TransientError(f"SMTP connect: {_reply(exc.smtp_code, exc.smtp_error)}") from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TransientError(f"SMTP connect to {t.host}:{t.port} failed: "
+                                 f"{type(exc).__name__}: {exc}") from None
+        return smtp
+
+    def send(self, sender: str, recipient: str, message: bytes) -> None:
+        if self.smtp is None:
+            self.smtp = self._open()
+        try:
+            self.smtp.sendmail(sender, [recipient], message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = exc.recipients[recipient]
+            if 500 <= code < 600:
+                raise RecipientRefused(f"RCPT: {_reply(code, text)}") from None
+            raise TransientError(f"RCPT: {_reply(code, text)}") from None
+        except smtplib.SMTPServerDisconnected:
+            self.smtp = None
+            raise TransientError("SMTP server closed the connection") from None
+        except smtplib.SMTPResponseException as exc:
+            if exc.smtp_code == 421:
+                self._drop()
+            if 400 <= exc.smtp_code < 500 or exc.smtp_code < 400:
+                raise TransientError(_reply(exc.smtp_code, exc.smtp_error)) from None
+            raise PermanentError(_reply(exc.smtp_code, exc.smtp_error)) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            raise TransientError(f"SMTP: {type(exc).__name__}: {exc}") from None
+
+    def _drop(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.close()
+            except OSError:
+                pass
+        self.smtp = None
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+        self._drop()
+
+
+class SMTPTransport:
+    def __init__(self, url: str, timeout: float = 30.0):
+        parts = urlsplit(url)
+        self.tls = {"smtp": None, "smtp+starttls": "starttls", "smtps": "smtps"}[parts.scheme]
+        self.host = parts.hostname or "localhost"
+        try:
+            self.port = parts.port or {None: 25, "starttls": 587, "smtps": 465}[self.tls]
+        except ValueError:
+            raise ConfigError("DISTRIBUTOR_SMTP_URL: the port is not a number") from None
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.timeout = timeout
+        self.description = f"{parts.scheme}://{self.host}:{self.port}"
+
+    def connect(self) -> SMTPConnection:
+        return SMTPConnection(self)
+
+
+class MaildirConnection:
+    def __init__(self, path: Path):
+        self.box = mailbox.Maildir(path, create=True)
+
+    def send(self, sender: str, recipient: str, message: bytes) -> None:
+        try:
+            self.box.add(b"Return-Path: <" + sender.encode() + b">\r\nDelivered-To: "
+                         + recipient.encode() + b"\r\n" + message)
+        except OSError as exc:
+            raise TransientError(f"maildir: {exc.strerror}") from None
+
+    def close(self) -> None:
+        pass
+
+
+class MaildirTransport:
+    def __init__(self, path: str):
+        self.path = Path(path)
+        self.description = f"maildir:{self.path}"
+
+    def connect(self) -> MaildirConnection:
+        return MaildirConnection(self.path)
+
+
+def open_transport(url: str, timeout: float = 30.0) -> SMTPTransport | MaildirTransport:
+    scheme = url.split(":", 1)[0]
+    if scheme == "maildir":
+        path = url.split(":", 1)[1]
+        if not path:
+            raise ConfigError("DISTRIBUTOR_SMTP_URL: maildir: needs a path, e.g. maildir:./var/outbox")
+        return MaildirTransport(path)
+    if scheme in ("smtp", "smtp+starttls", "smtps"):
+        return SMTPTransport(url, timeout)
+    raise ConfigError("DISTRIBUTOR_SMTP_URL: use smtp://, smtp+starttls://, smtps:// or maildir:")
+
+
+__all__ = ["Connection", "MaildirTransport", "SMTPTransport", "Transport", "open_transport"]

@@ -1,0 +1,1 @@
+"""Rendering: emails compiled once per send, channel text per channel format."""

@@ -1,0 +1,244 @@
+"""Send one batch of an email send: stream its recipients, skip those already in
+the ledger or suppressed, send over one SMTP connection, record each result.
+
+The ledger row is written right after the server's 250, so a killed worker
+repeats at most the one message that was in flight.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session
+
+from distributor import outbox
+from distributor.articles import article_payload
+from distributor.config import Settings
+from distributor.errors import PermanentError, RecipientRefused, TransientError
+from distributor.mail.transport import Transport
+from distributor.render.email import CompiledEmail, Recipient, compile_alert
+from distributor.store import (
+    Article,
+    Batch,
+    Database,
+    Delivery,
+    MailingList,
+    Send,
+    Subscriber,
+    Subscription,
+    Suppression,
+)
+from distributor.tokens import email_digest, unsubscribe_token
+
+MAX_BATCH_ATTEMPTS = 10
+GIVE_UP_IN_BATCH = 5  # consecutive transient failures before a batch stops and retries later
+FINISHED = ("sent", "failed", "bounced", "skipped")
+
+
+@dataclass
+class BatchResult:
+    state: str  # done | retry | busy | paused | failed
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retry_in: float | None = None
+    error: str | None = None
+
+
+class _CompiledCache:
+    """The few sends this worker is busy with, compiled once each."""
+
+    def __init__(self, size: int = 16):
+        self.size = size
+        self.items: OrderedDict[int, CompiledEmail] = OrderedDict()
+
+    def get(self, send_id: int, build) -> CompiledEmail:
+        if send_id in self.items:
+            self.items.move_to_end(send_id)
+            return self.items[send_id]
+        compiled = build()
+        self.items[send_id] = compiled
+        if len(self.items) > self.size:
+            self.items.popitem(last=False)
+        return compiled
+
+
+compiled_cache = _CompiledCache()
+
+
+def compile_send(session: Session, settings: Settings, send: Send) -> CompiledEmail:
+    mailing_list = session.get(MailingList, send.list_id)
+    if send.kind == "alert":
+        article = session.get(Article, send.article_id)
+        payload = article_payload(article)
+        payload["published_display"] = article.published_at.strftime("%d %B %Y, %H:%M UTC")
+        return compile_alert(settings, payload, mailing_list.name, send.id)
+    from distributor.digest import compile_digest
+
+    return compile_digest(session, settings, send, mailing_list)
+
+
+def backoff(attempts: int, base: float = 30.0, cap: float = 1800.0) -> float:
+    delay = min(cap, base * 2 ** max(0, attempts - 1))
+    return delay * random.uniform(0.8, 1.2)
+
+
+def _record(session: Session, send_id: int, subscriber_id: int, state: str,
+            error: str | None, existing: Delivery | None) -> None:
+    if existing is None:
+        session.add(Delivery(send_id=send_id, subscriber_id=subscriber_id, state=state,
+                             error=error))
+    else:
+        existing.state, existing.error = state, error
+        existing.attempts += 1
+        existing.at = datetime.now(UTC)
+
+
+def _finish_send_if_complete(session: Session, send_id: int) -> None:
+    open_batches = exists().where(Batch.send_id == send_id,
+                                  Batch.state.not_in(("done", "failed")))
+    session.execute(update(Send).where(Send.id == send_id, Send.state.in_(("planned", "running")),
+                                       ~open_batches)
+                    .values(state="done", finished_at=datetime.now(UTC)))
+
+
+def pause_send(session: Session, send_id: int, why: str) -> None:
+    session.execute(update(Send).where(Send.id == send_id).values(state="paused", error=why))
+    session.execute(update(Batch).where(Batch.send_id == send_id,
+                                        Batch.state.in_(outbox.OPEN_STATES))
+                    .values(state="paused", lease_until=None))
+
+
+def fail_send(session: Session, send_id: int, why: str) -> None:
+    session.execute(update(Send).where(Send.id == send_id)
+                    .values(state="failed", error=why, finished_at=datetime.now(UTC)))
+    session.execute(update(Batch).where(Batch.send_id == send_id,
+                                        Batch.state.in_(outbox.OPEN_STATES))
+                    .values(state="failed", error=why, lease_until=None))
+
+
+def _recipients(session: Session, send: Send, batch: Batch):
+    finished = exists().where(Delivery.send_id == send.id,
+                              Delivery.subscriber_id == Subscriber.id,
+                              Delivery.state.in_(FINISHED))
+    return session.execute(
+        select(Subscriber.id, Subscriber.email, Subscriber.name)
+        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+        .where(Subscription.list_id == send.list_id, Subscription.status == "active",
+               Subscriber.id.between(batch.first_id, batch.last_id), ~finished)
+        .order_by(Subscriber.id)).all()
+
+
+def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: int,
+              now: datetime | None = None) -> BatchResult:
+    now = now or datetime.now(UTC)
+    lease = settings.lease_seconds
+    with db.session() as session:
+        if not outbox.claim(session, Batch, batch_id, now, lease):
+            batch = session.get(Batch, batch_id)
+            return BatchResult("busy" if batch and batch.state == "running" else "done")
+        batch = session.get(Batch, batch_id)
+        send = session.get(Send, batch.send_id)
+        if send.state in ("paused", "failed"):
+            batch.state, batch.lease_until = send.state, None
+            return BatchResult(send.state)
+        send.state = "running"
+        try:
+            compiled = compiled_cache.get(send.id, lambda: compile_send(session, settings, send))
+        except Exception as exc:  # a template an operator broke must not block the queue
+            why = f"rendering failed: {type(exc).__name__}: {exc}"
+            fail_send(session, send.id, why)
+            return BatchResult("failed", error=why)
+        recipients = _recipients(session, send, batch)
+        deferred_rows = {d.subscriber_id: d for d in session.scalars(
+            select(Delivery).where(Delivery.send_id == send.id, Delivery.state == "deferred",
+                                   Delivery.subscriber_id.between(batch.first_id, batch.last_id)))}
+        suppressed = set(session.scalars(select(Suppression.email_hash).where(
+            Suppression.email_hash.in_([email_digest(r.email) for r in recipients]))))
+        send_id, list_id, attempts = send.id, send.list_id, batch.attempts
+
+    result = BatchResult("done")
+    sender = compiled.from_address
+    consecutive = 0
+    connection = transport.connect()
+    session = db.sessions()
+    try:
+        for index, (subscriber_id, email, name) in enumerate(recipients):
+            existing = deferred_rows.get(subscriber_id)
+            if existing is not None:
+                existing = session.merge(existing, load=False)
+            if email_digest(email) in suppressed:
+                _record(session, send_id, subscriber_id, "skipped", "suppressed", existing)
+                session.commit()
+                result.skipped += 1
+                continue
+            token = unsubscribe_token(settings.secret, subscriber_id, list_id, email)
+            recipient = Recipient(subscriber_id, email, name,
+                                  f"{settings.public_url}/unsubscribe/{token}")
+            try:
+                connection.send(sender, email, compiled.fill(recipient))
+            except RecipientRefused as exc:
+                _record(session, send_id, subscriber_id, "bounced", str(exc), existing)
+                _bounce(session, list_id, subscriber_id, email)
+                result.failed += 1
+                consecutive = 0
+            except PermanentError as exc:
+                _record(session, send_id, subscriber_id, "failed", str(exc), existing)
+                result.failed += 1
+                consecutive = 0
+            except TransientError as exc:
+                _record(session, send_id, subscriber_id, "deferred", str(exc), existing)
+                result.deferred += 1
+                result.error = str(exc)
+                consecutive += 1
+            else:
+                _record(session, send_id, subscriber_id, "sent", None, existing)
+                result.sent += 1
+                consecutive = 0
+            session.commit()
+            if consecutive >= settings.smtp_pause_after:
+                why = f"paused after {consecutive} consecutive failures; last: {result.error}"
+                pause_send(session, send_id, why)
+                session.commit()
+                return BatchResult("paused", sent=result.sent, deferred=result.deferred,
+                                   failed=result.failed, error=why)
+            if consecutive >= GIVE_UP_IN_BATCH:
+                result.deferred += len(recipients) - index - 1
+                break
+            if index % 100 == 99:
+                outbox.renew(session, Batch, batch_id, datetime.now(UTC), lease)
+                session.commit()
+    finally:
+        connection.close()
+        session.close()
+
+    with db.session() as session:
+        batch = session.get(Batch, batch_id)
+        batch.lease_until = None
+        if result.deferred and attempts < MAX_BATCH_ATTEMPTS:
+            result.state = "retry"
+            result.retry_in = backoff(attempts)
+            batch.next_attempt_at = datetime.now(UTC) + timedelta(seconds=result.retry_in)
+        else:
+            if result.deferred:
+                session.execute(update(Delivery).where(
+                    Delivery.send_id == send_id, Delivery.state == "deferred",
+                    Delivery.subscriber_id.between(batch.first_id, batch.last_id))
+                    .values(state="failed"))
+            batch.state = "done"
+            session.flush()
+            _finish_send_if_complete(session, send_id)
+    return result
+
+
+def _bounce(session: Session, list_id: int, subscriber_id: int, email: str) -> None:
+    session.execute(update(Subscription).where(Subscription.subscriber_id == subscriber_id)
+                    .values(status="bounced"))
+    digest = email_digest(email)
+    if session.scalar(select(Suppression.id).where(Suppression.email_hash == digest)) is None:
+        session.add(Suppression(email_hash=digest, reason="bounced"))

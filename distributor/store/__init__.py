@@ -1,0 +1,21 @@
+"""The database: tables, engine and sessions, migrations."""
+
+from distributor.store.db import Database
+from distributor.store.tables import (
+    Article,
+    Base,
+    Batch,
+    ChannelPost,
+    ChannelState,
+    Delivery,
+    MailingList,
+    Send,
+    Subscriber,
+    Subscription,
+    Suppression,
+)
+
+__all__ = [
+    "Article", "Base", "Batch", "ChannelPost", "ChannelState", "Database", "Delivery",
+    "MailingList", "Send", "Subscriber", "Subscription", "Suppression",
+]

@@ -1,0 +1,194 @@
+"""Tables. The outbox (sends, batches, channel_posts) and the ledger (deliveries)
+are the source of truth for what must go out and what went; Redis only carries
+wake-ups."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict: JSON, list: JSON}
+
+
+class Article(Base):
+    __tablename__ = "articles"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    guid: Mapped[str] = mapped_column(String(500), unique=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    title: Mapped[str] = mapped_column(String(500))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    section: Mapped[str | None] = mapped_column(String(200))
+    tags: Mapped[list] = mapped_column(default=list)
+    author: Mapped[str | None] = mapped_column(String(200))
+    image_url: Mapped[str | None] = mapped_column(String(2000))
+    published_at: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    source: Mapped[str] = mapped_column(String(50), default="api")
+
+
+class MailingList(Base):
+    __tablename__ = "lists"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # instant | digest
+    schedule: Mapped[str | None] = mapped_column(String(100))  # cron, digest lists
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    sections: Mapped[list] = mapped_column(default=list)
+    double_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_digest_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Subscriber(Base):
+    __tablename__ = "subscribers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Subscription(Base):
+    """A subscriber on a list. status: unconfirmed | active | unsubscribed | bounced | complained"""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        UniqueConstraint("list_id", "subscriber_id"),
+        Index("ix_subscriptions_list_status_subscriber", "list_id", "status", "subscriber_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"),
+                                               index=True)
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    sections: Mapped[list] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Suppression(Base):
+    """Addresses no send may reach, kept as a SHA-256 hash so an erased address stays gone."""
+
+    __tablename__ = "suppressions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    reason: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Send(Base):
+    """One email to one list: an alert for an article, or a digest.
+    state: planned | running | done | failed | paused | skipped"""
+
+    __tablename__ = "sends"
+    __table_args__ = (UniqueConstraint("kind", "article_id", "list_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # alert | digest
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id"), index=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(10), default="planned", index=True)
+    planned: Mapped[int] = mapped_column(Integer, default=0)
+    since: Mapped[datetime | None]
+    until: Mapped[datetime | None]
+    article_ids: Mapped[list] = mapped_column(default=list)  # digests: what it holds
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class Batch(Base):
+    """A keyset range of subscriber ids [first_id, last_id] of one send.
+    state: planned | running | done | failed"""
+
+    __tablename__ = "batches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    send_id: Mapped[int] = mapped_column(ForeignKey("sends.id", ondelete="CASCADE"), index=True)
+    first_id: Mapped[int] = mapped_column(Integer)
+    last_id: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(10), default="planned", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    enqueued_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Delivery(Base):
+    """The ledger: one row per send and recipient. state: sent | deferred | failed | bounced"""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("send_id", "subscriber_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    send_id: Mapped[int] = mapped_column(ForeignKey("sends.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    error: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChannelPost(Base):
+    """One article on one channel.
+    state: planned | running | retrying | sent | accepted | confirmed | unconfirmed | failed"""
+
+    __tablename__ = "channel_posts"
+    __table_args__ = (UniqueConstraint("article_id", "channel"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(12), default="planned", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    remote_id: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+    lease_until: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    enqueued_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class ChannelState(Base):
+    """What we learnt about a configured channel: disabled when its endpoint is gone."""
+
+    __tablename__ = "channel_states"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

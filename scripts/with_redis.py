@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Run a command with a Redis to talk to.
+
+If a Redis answers at DISTRIBUTOR_BROKER_URL (default redis://localhost:6379/0) the
+command runs as is. Otherwise, when redis-server is on PATH, a throwaway one is
+started on a free port with no persistence, DISTRIBUTOR_BROKER_URL points at it for
+the command, and it is stopped afterwards. Otherwise: one line saying what to install.
+Standard library only: it runs before the virtualenv exists.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from urllib.parse import urlsplit
+
+DEFAULT = "redis://localhost:6379/0"
+
+
+def answers(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "localhost", parts.port or 6379),
+                                      timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            reply = sock.recv(64)
+    except OSError:
+        return False
+    return reply.startswith((b"+PONG", b"-NOAUTH"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def main() -> int:
+    command = sys.argv[1:]
+    if not command:
+        print("usage: with_redis.py COMMAND...", file=sys.stderr)
+        return 2
+    url = os.environ.get("DISTRIBUTOR_BROKER_URL", DEFAULT)
+    if answers(url):
+        return subprocess.call(command)
+    server = shutil.which("redis-server")
+    if server is None:
+        print(f"No Redis answers at {url} and redis-server is not installed: install it "
+              "(Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) "
+              "or set DISTRIBUTOR_BROKER_URL to a running Redis.", file=sys.stderr)
+        return 1
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="distributor-redis-")
+    redis = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", workdir, "--logfile", os.path.join(workdir, "redis.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    local = f"redis://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + 10
+    while not answers(local):
+        if time.monotonic() > deadline or redis.poll() is not None:
+            print(f"redis-server did not start (see {workdir}/redis.log)", file=sys.stderr)
+            redis.kill()
+            return 1
+        time.sleep(0.05)
+    print(f"no Redis at {url}; started a throwaway redis-server at {local}", file=sys.stderr)
+    env = {**os.environ, "DISTRIBUTOR_BROKER_URL": local}
+    child = subprocess.Popen(command, env=env)
+    signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        child.send_signal(signal.SIGINT)
+        return child.wait()
+    finally:
+        redis.terminate()
+        redis.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

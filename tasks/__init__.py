@@ -1,0 +1,6 @@
+"""Thin Celery tasks over distributor's domain functions. `celery -A tasks worker`."""
+
+from tasks.app import app
+from tasks import publish, email, channels, maintenance  # noqa: E402,F401  (registers tasks)
+
+__all__ = ["app"]

@@ -1,0 +1,22 @@
+import logging
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from distributor.sending import run_batch
+from tasks import runtime
+from tasks.app import app
+from tasks.dispatch import CeleryDispatcher
+
+log = logging.getLogger("distributor.email")
+
+
+@app.task(name="email.send_batch", autoretry_for=(SQLAlchemyError,), retry_backoff=True,
+          max_retries=10)
+def send_batch(batch_id: int) -> dict:
+    result = run_batch(runtime.db(), runtime.settings(), runtime.transport(), batch_id)
+    log.info("batch=%s state=%s sent=%s deferred=%s failed=%s skipped=%s%s", batch_id,
+             result.state, result.sent, result.deferred, result.failed, result.skipped,
+             f" error={result.error}" if result.error else "")
+    if result.state == "retry":
+        CeleryDispatcher(app).send_batch(batch_id, countdown=result.retry_in)
+    return {"state": result.state, "sent": result.sent}

@@ -1,0 +1,73 @@
+"""What a worker process holds once: settings, database, mail transport, HTTP pool."""
+
+from __future__ import annotations
+
+import sys
+from functools import cache
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from distributor.config import Settings, load_settings
+from distributor.errors import ConfigError
+from distributor.mail.transport import open_transport
+from distributor.store import Database
+
+
+@cache
+def settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        print(f"distributor: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+@cache
+def db() -> Database:
+    return Database(settings().database_url.get_secret_value())
+
+
+@cache
+def transport():
+    return open_transport(settings().smtp_url.get_secret_value(), settings().smtp_timeout)
+
+
+@cache
+def http() -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=16, pool_maxsize=32, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = "distributor/0.1"
+    return session
+
+
+def reset() -> None:
+    """After a fork: the child must open its own connections."""
+    if db.cache_info().currsize:
+        db().dispose()
+    for holder in (db, transport, http, redis_client, limiter):
+        holder.cache_clear()
+
+
+@cache
+def redis_client():
+    import redis
+
+    return redis.Redis.from_url(settings().broker_url, socket_timeout=5, socket_connect_timeout=5)
+
+
+@cache
+def limiter():
+    from distributor.channels import ADAPTERS
+    from distributor.ratelimit import RedisLimiter
+
+    defaults = {name: cls.default_rate for name, cls in ADAPTERS.items()}
+    return RedisLimiter(redis_client(), defaults=defaults)
+
+
+def sweep_grace():
+    from datetime import timedelta
+
+    return timedelta(seconds=settings().sweep_grace)

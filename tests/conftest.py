@@ -1,0 +1,245 @@
+"""Shared fixtures. The suite runs on SQLite, and on PostgreSQL too when
+DISTRIBUTOR_TEST_POSTGRES_URL is set. Redis is the real local one, on its own
+database number (DISTRIBUTOR_TEST_REDIS_DB, default 13), flushed before and after."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+
+from distributor.config import Settings, load_settings
+from distributor.store import Database
+from tests.peers import HTTPReceiver, SMTPServer, wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
+POSTGRES_URL = os.environ.get("DISTRIBUTOR_TEST_POSTGRES_URL")
+SECRET_KEY = "test-secret-key-0123456789abcdef"
+API_TOKEN = "test-api-token-abcdef"
+WEBHOOK_SECRET = "whsec_" + "dGVzdC13ZWJob29rLXNlY3JldC0xMjM0NTY3OA=="
+
+
+def _redis_url() -> str:
+    base = os.environ.get("DISTRIBUTOR_BROKER_URL", "redis://127.0.0.1:6379/0")
+    parts = urlsplit(base)
+    db = os.environ.get("DISTRIBUTOR_TEST_REDIS_DB", "13")
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", "", ""))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = _redis_url()
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.exit(f"no Redis answers at {url}: run the suite with `make test`, which starts "
+                    "one, or install redis-server", returncode=1)
+    client.flushdb()
+    yield url
+    client.flushdb()
+
+
+@pytest.fixture()
+def redis_client(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+def _backends() -> list[str]:
+    return ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+
+
+@pytest.fixture(scope="session", params=_backends())
+def backend(request) -> str:
+    return request.param
+
+
+class PostgresDatabases:
+    """Throwaway databases on the test PostgreSQL server, dropped at the end."""
+
+    def __init__(self, url: str):
+        self.admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        self.url = url
+        self.created: list[str] = []
+
+    def new(self) -> str:
+        name = f"distributor_test_{uuid.uuid4().hex[:10]}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        self.created.append(name)
+        parts = urlsplit(self.url)
+        return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+
+    def drop_all(self) -> None:
+        with self.admin.connect() as conn:
+            for name in self.created:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    if not POSTGRES_URL:
+        yield None
+        return
+    databases = PostgresDatabases(POSTGRES_URL)
+    yield databases
+    databases.drop_all()
+
+
+def new_database_url(backend: str, postgres, directory: Path) -> str:
+    if backend == "postgresql":
+        return postgres.new()
+    return f"sqlite:///{directory / f'db-{uuid.uuid4().hex[:8]}.sqlite'}"
+
+
+def write_config(path: Path, channels: list[dict] | None = None,
+                 publisher: dict | None = None) -> Path:
+    """A TOML config file from plain dicts (strings, lists and booleans only)."""
+
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines = ["[publisher]"]
+    for k, v in (publisher or {"name": "StratNews Test", "address": "1 Test Road, Delhi"}).items():
+        lines.append(f"{k} = {value(v)}")
+    for channel in channels or []:
+        lines.append("\n[[channels]]")
+        lines += [f"{k} = {value(v)}" for k, v in channel.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def settings_env(tmp: Path, database_url: str, redis_url: str, smtp_url: str,
+                 config: Path | None = None, **extra: str) -> dict[str, str]:
+    env = {
+        "DISTRIBUTOR_DATABASE_URL": database_url,
+        "DISTRIBUTOR_BROKER_URL": redis_url,
+        "DISTRIBUTOR_SMTP_URL": smtp_url,
+        "DISTRIBUTOR_SECRET_KEY": SECRET_KEY,
+        "DISTRIBUTOR_API_TOKEN": API_TOKEN,
+        "DISTRIBUTOR_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "DISTRIBUTOR_PUBLIC_URL": "https://news.example.org",
+        "DISTRIBUTOR_FROM": "StratNews <news@news.example.org>",
+        "DISTRIBUTOR_VAR_DIR": str(tmp / "var"),
+        "DISTRIBUTOR_CONFIG": str(config or write_config(tmp / "distributor.toml")),
+    }
+    env.update({f"DISTRIBUTOR_{k.upper()}": v for k, v in extra.items()})
+    return env
+
+
+@pytest.fixture()
+def make_settings(tmp_path, redis_url):
+    """Build Settings for a test: a fresh SQLite file unless told otherwise."""
+
+    def make(channels: list[dict] | None = None, database_url: str | None = None,
+             smtp_url: str | None = None, **extra: str) -> Settings:
+        config = write_config(tmp_path / "distributor.toml", channels)
+        env = settings_env(tmp_path, database_url or f"sqlite:///{tmp_path / 'db.sqlite'}",
+                           redis_url, smtp_url or f"maildir:{tmp_path / 'outbox'}", config,
+                           **extra)
+        return load_settings(env)
+
+    return make
+
+
+@pytest.fixture()
+def db(make_settings) -> Database:
+    settings = make_settings()
+    database = Database(settings.database_url.get_secret_value())
+    database.upgrade()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    with SMTPServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def http_receiver():
+    with HTTPReceiver() as receiver:
+        yield receiver
+
+
+class Worker:
+    """A real `celery -A tasks worker` subprocess."""
+
+    def __init__(self, env: dict[str, str], cwd: Path, concurrency: int = 4,
+                 queues: str = "publish,email,channels,digests,maintenance"):
+        self.env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+        self.cwd = cwd
+        self.log = cwd / f"worker-{uuid.uuid4().hex[:6]}.log"
+        self.args = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-Q", queues,
+                     "--pool", "threads", "-c", str(concurrency), "--without-mingle",
+                     "--without-gossip", "--without-heartbeat", "-l", "info",
+                     "-n", f"test-{uuid.uuid4().hex[:6]}@%h"]
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> Worker:
+        self.handle = self.log.open("ab")
+        self.process = subprocess.Popen(self.args, env=self.env, cwd=self.cwd,
+                                        stdout=self.handle, stderr=subprocess.STDOUT)
+        wait_for(lambda: b"ready." in self.log.read_bytes() or self.process.poll() is not None,
+                 timeout=30, what="the worker to be ready")
+        if self.process.poll() is not None:
+            raise RuntimeError(f"worker exited:\n{self.output()}")
+        return self
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        if getattr(self, "handle", None):
+            self.handle.close()
+
+
+@pytest.fixture()
+def start_worker(tmp_path):
+    workers: list[Worker] = []
+
+    def start(env: dict[str, str], **kwargs) -> Worker:
+        worker = Worker(env, tmp_path, **kwargs).start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+def pytest_report_header(config):
+    backends = ", ".join(_backends())
+    return f"distributor: databases {backends}; redis {_redis_url()}"
+
+
+def settle(seconds: float) -> None:
+    time.sleep(seconds)

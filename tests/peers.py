@@ -1,0 +1,167 @@
+"""Real peers for tests: an SMTP server (aiosmtpd) and an HTTP receiver, both on
+loopback, both recording what they get, both told how to answer."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_to: str
+    data: bytes
+
+    @property
+    def message(self):
+        return message_from_bytes(self.data, policy=policy.default)
+
+
+class SMTPHandler:
+    """Records each message per recipient. `rcpt_replies` maps an address to a reply
+    (e.g. '550 no such user'); `data_replies` is a queue of replies for DATA."""
+
+    def __init__(self):
+        self.messages: list[Received] = []
+        self.rcpt_replies: dict[str, str] = {}
+        self.data_replies: deque[str] = deque()
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = self.rcpt_replies.get(address.lower())
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.data_replies:
+            return self.data_replies.popleft()
+        with self.lock:
+            for rcpt in envelope.rcpt_tos:
+                self.messages.append(Received(envelope.mail_from, rcpt, envelope.content))
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list[Received]:
+        with self.lock:
+            return [m for m in self.messages if m.rcpt_to.lower() == address.lower()]
+
+
+class SMTPServer:
+    def __init__(self):
+        self.handler = SMTPHandler()
+        self.port = free_port()
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> SMTPServer:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.controller.stop()
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+    def json(self):
+        return json.loads(self.body)
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes | dict | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+class HTTPReceiver:
+    """A local HTTP server. `replies` is a queue of Reply; when empty it answers 200 {}."""
+
+    def __init__(self):
+        self.requests: list[Request] = []
+        self.replies: deque[Reply] = deque()
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with receiver.lock:
+                    receiver.requests.append(Request(self.command, self.path,
+                                                     dict(self.headers.items()), body,
+                                                     time.monotonic()))
+                    reply = receiver.replies.popleft() if receiver.replies else Reply()
+                if reply.delay:
+                    time.sleep(reply.delay)
+                payload = reply.body if reply.body is not None else {}
+                if isinstance(payload, dict):
+                    payload = json.dumps(payload).encode()
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_POST = do_GET = do_PUT = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def to(self, path: str) -> list[Request]:
+        with self.lock:
+            return [r for r in self.requests if r.path.split("?")[0] == path]
+
+    def __enter__(self) -> HTTPReceiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
+    """Poll until predicate() is truthy; bounded in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
