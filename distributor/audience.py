@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import unicodedata
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -17,8 +15,6 @@ from sqlalchemy.orm import Session
 from distributor.errors import InvalidInput, NotFound
 from distributor.store import Database, MailingList, Subscriber, Subscription, Suppression
 from distributor.tokens import email_digest
-
-MAX_CSV_LINE = 4096
 
 
 def normalise_email(value: str, field_name: str = "email") -> str:
@@ -118,7 +114,7 @@ def subscribe(session: Session, subscriber: Subscriber, mailing_list: MailingLis
     """Add (or re-activate) a subscription; idempotent."""
     subscription = session.scalar(select(Subscription).where(
         Subscription.list_id == mailing_list.id, Subscription.subscriber_id == subscriber.id))
-    status = status or ("unconfirmed" if mailing_list.double_opt_in else "active")
+    status = status or "active"
     if subscription is None:
         subscription = Subscription(list_id=mailing_list.id, subscriber_id=subscriber.id,
                                     status=status, sections=list(sections))
@@ -142,109 +138,6 @@ def add_subscriber(db: Database, email: str, list_name: str, name: str = "",
         mailing_list = get_list(session, list_name)
         subscriber = _upsert_subscriber(session, email, name)
         return subscribe(session, subscriber, mailing_list, sections)
-
-
-@dataclass
-class ImportReport:
-    imported: int = 0
-    unchanged: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)
-
-
-def _csv_rows(stream: io.TextIOBase) -> Iterator[tuple[int, list[str] | None, str | None]]:
-    """(line number, cells or None, error). Lines longer than MAX_CSV_LINE are refused."""
-    for number, line in enumerate(stream, start=1):
-        if len(line) > MAX_CSV_LINE:
-            yield number, None, f"line longer than {MAX_CSV_LINE} characters"
-            continue
-        try:
-            cells = next(csv.reader([line]), [])
-        except csv.Error as exc:
-            yield number, None, str(exc)
-            continue
-        yield number, cells, None
-
-
-def import_csv(db: Database, stream: io.TextIOBase, progress=None,
-               chunk: int = 1000) -> ImportReport:
-    """Import email,name,lists rows (lists separated by ';'). Bad rows are reported by line
-    number and skipped; good rows are imported; importing again changes nothing."""
-    report = ImportReport()
-    with db.session() as session:
-        lists = {m.name: m for m in session.scalars(select(MailingList))}
-    pending: list[tuple[str, str, list[str]]] = []
-
-    def flush() -> None:
-        if pending:
-            _import_chunk(db, pending, lists, report)
-            if progress:
-                progress(len(pending))
-            pending.clear()
-
-    header_seen = False
-    for number, cells, error in _csv_rows(stream):
-        if error:
-            report.errors.append((number, error))
-            continue
-        if not cells or not any(c.strip() for c in cells):
-            continue
-        if not header_seen and cells[0].strip().lower() == "email":
-            header_seen = True
-            continue
-        header_seen = True
-        try:
-            email = normalise_email(cells[0])
-            name = clean_name(cells[1] if len(cells) > 1 else "")
-            names = [n.strip() for n in (cells[2] if len(cells) > 2 else "").split(";")
-                     if n.strip()]
-            if not names:
-                raise InvalidInput("lists: empty; give at least one list name")
-            unknown = [n for n in names if n not in lists]
-            if unknown:
-                raise InvalidInput(f"lists: unknown list {unknown[0]!r}")
-        except InvalidInput as exc:
-            report.errors.append((number, str(exc)))
-            continue
-        pending.append((email, name, names))
-        if len(pending) >= chunk:
-            flush()
-    flush()
-    return report
-
-
-def _import_chunk(db: Database, rows: list[tuple[str, str, list[str]]],
-                  lists: dict[str, MailingList], report: ImportReport) -> None:
-    with db.session() as session:
-        emails = {email for email, _, _ in rows}
-        known = {s.email: s for s in session.scalars(
-            select(Subscriber).where(Subscriber.email.in_(emails)))}
-        for email, name, _ in rows:
-            if email not in known:
-                known[email] = Subscriber(email=email, name=name)
-                session.add(known[email])
-            elif name and known[email].name != name:
-                known[email].name = name
-        session.flush()
-        ids = [s.id for s in known.values()]
-        existing = set(session.execute(
-            select(Subscription.subscriber_id, Subscription.list_id)
-            .where(Subscription.subscriber_id.in_(ids))).tuples())
-        for email, _, names in rows:
-            subscriber = known[email]
-            added = False
-            for list_name in names:
-                mailing_list = lists[list_name]
-                if (subscriber.id, mailing_list.id) in existing:
-                    continue
-                existing.add((subscriber.id, mailing_list.id))
-                session.add(Subscription(
-                    list_id=mailing_list.id, subscriber_id=subscriber.id,
-                    status="unconfirmed" if mailing_list.double_opt_in else "active"))
-                added = True
-            if added:
-                report.imported += 1
-            else:
-                report.unchanged += 1
 
 
 def unsubscribe(db: Database, secret: str, token: str) -> str:

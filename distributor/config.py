@@ -79,9 +79,33 @@ class FeedConfig(BaseModel):
         return value
 
 
+class DkimConfig(BaseModel):
+    """[dkim]: sign every email with this key (the TXT record at selector._domainkey.domain)."""
+
+    model_config = ConfigDict(extra="forbid")
+    key_file: Path
+    selector: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
+    domain: str = Field(min_length=1, pattern=r"^[A-Za-z0-9.-]+$")
+
+    @field_validator("key_file")
+    @classmethod
+    def _readable(cls, value: Path) -> Path:
+        try:
+            text = value.read_bytes()
+        except OSError as exc:
+            raise ValueError(f"cannot read {value}: {exc.strerror}") from None
+        if b"PRIVATE KEY" not in text:
+            raise ValueError(f"{value} holds no PEM private key")
+        return value
+
+    def private_key(self) -> bytes:
+        return self.key_file.read_bytes()
+
+
 class FileConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     publisher: Publisher = Publisher()
+    dkim: DkimConfig | None = None
     channels: list[ChannelConfig] = []
     feeds: list[FeedConfig] = []
 
@@ -113,6 +137,7 @@ class Settings(BaseSettings):
     templates_dir: Path | None = None
     sweep_every: float = Field(60.0, ge=1)
     sweep_grace: float = Field(120.0, ge=1)
+    digest_tick_every: float = Field(60.0, ge=0.5)
 
     # From the TOML file, not the environment.
     file: FileConfig = FileConfig()

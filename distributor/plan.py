@@ -38,9 +38,10 @@ def batch_bounds(session: Session, list_id: int, size: int) -> tuple[list[tuple[
 
 def plan_send(session: Session, mailing_list: MailingList, kind: str, batch_size: int,
               article_id: int | None = None, since: datetime | None = None,
-              until: datetime | None = None, article_ids: list[int] | None = None) -> Send:
+              until: datetime | None = None, article_ids: list[int] | None = None,
+              run_key: str | None = None) -> Send:
     send = Send(kind=kind, list_id=mailing_list.id, article_id=article_id, since=since,
-                until=until, article_ids=article_ids or [], state="planned")
+                until=until, article_ids=article_ids or [], state="planned", run_key=run_key)
     session.add(send)
     session.flush()
     bounds, total = batch_bounds(session, mailing_list.id, batch_size)

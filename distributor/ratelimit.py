@@ -38,13 +38,17 @@ class RedisLimiter:
     def rate_of(self, channel: ChannelConfig) -> tuple[float, float]:
         return parse_rate(channel.rate or self.defaults.get(channel.type, "1/s"))
 
-    def __call__(self, channel: ChannelConfig) -> float:
-        count, per = self.rate_of(channel)
+    def take(self, key: str, count: float, per: float, burst: int = 1) -> float:
+        """Take one slot of `count` per `per` seconds (up to `burst` at once) under `key`;
+        0 when taken, else the seconds to wait."""
         interval_ms = per * 1000 / count
-        burst = max(1, int(count // 10))
         try:
-            wait_ms = self.script(keys=[self.prefix + channel.name],
+            wait_ms = self.script(keys=[self.prefix + key],
                                   args=[int(interval_ms), int(interval_ms * (burst - 1))])
         except redis.RedisError as exc:
             raise Unavailable(f"broker does not answer: {type(exc).__name__}") from None
         return float(wait_ms) / 1000.0
+
+    def __call__(self, channel: ChannelConfig) -> float:
+        count, per = self.rate_of(channel)
+        return self.take(f"channel:{channel.name}", count, per, burst=max(1, int(count // 10)))

@@ -11,14 +11,16 @@ import random
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import parseaddr
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from distributor import outbox
 from distributor.articles import article_payload
-from distributor.config import Settings
+from distributor.config import Settings, sections_match
 from distributor.errors import PermanentError, RecipientRefused, TransientError
+from distributor.mail.dkim import dkim_signer
 from distributor.mail.transport import Transport
 from distributor.render.email import CompiledEmail, Recipient, compile_alert
 from distributor.store import (
@@ -51,18 +53,18 @@ class BatchResult:
 
 
 class _CompiledCache:
-    """The few sends this worker is busy with, compiled once each."""
+    """The messages this worker is busy with, compiled once per send and preference set."""
 
-    def __init__(self, size: int = 16):
+    def __init__(self, size: int = 32):
         self.size = size
-        self.items: OrderedDict[int, CompiledEmail] = OrderedDict()
+        self.items: OrderedDict[tuple, CompiledEmail | None] = OrderedDict()
 
-    def get(self, send_id: int, build) -> CompiledEmail:
-        if send_id in self.items:
-            self.items.move_to_end(send_id)
-            return self.items[send_id]
+    def get(self, key: tuple, build) -> CompiledEmail | None:
+        if key in self.items:
+            self.items.move_to_end(key)
+            return self.items[key]
         compiled = build()
-        self.items[send_id] = compiled
+        self.items[key] = compiled
         if len(self.items) > self.size:
             self.items.popitem(last=False)
         return compiled
@@ -71,16 +73,20 @@ class _CompiledCache:
 compiled_cache = _CompiledCache()
 
 
-def compile_send(session: Session, settings: Settings, send: Send) -> CompiledEmail:
+def compile_send(session: Session, settings: Settings, send: Send,
+                 preferences: tuple[str, ...] = ()) -> CompiledEmail | None:
+    """The message for subscribers with these section preferences (None: nothing for them)."""
     mailing_list = session.get(MailingList, send.list_id)
     if send.kind == "alert":
         article = session.get(Article, send.article_id)
+        if preferences and not sections_match(list(preferences), article.section):
+            return None
         payload = article_payload(article)
         payload["published_display"] = article.published_at.strftime("%d %B %Y, %H:%M UTC")
         return compile_alert(settings, payload, mailing_list.name, send.id)
     from distributor.digest import compile_digest
 
-    return compile_digest(session, settings, send, mailing_list)
+    return compile_digest(session, settings, send, mailing_list, preferences)
 
 
 def backoff(attempts: int, base: float = 30.0, cap: float = 1800.0) -> float:
@@ -127,7 +133,7 @@ def _recipients(session: Session, send: Send, batch: Batch):
                               Delivery.subscriber_id == Subscriber.id,
                               Delivery.state.in_(FINISHED))
     return session.execute(
-        select(Subscriber.id, Subscriber.email, Subscriber.name)
+        select(Subscriber.id, Subscriber.email, Subscriber.name, Subscription.sections)
         .join(Subscription, Subscription.subscriber_id == Subscriber.id)
         .where(Subscription.list_id == send.list_id, Subscription.status == "active",
                Subscriber.id.between(batch.first_id, batch.last_id), ~finished)
@@ -148,12 +154,11 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
             batch.state, batch.lease_until = send.state, None
             return BatchResult(send.state)
         send.state = "running"
-        try:
-            compiled = compiled_cache.get(send.id, lambda: compile_send(session, settings, send))
-        except Exception as exc:  # a template an operator broke must not block the queue
-            why = f"rendering failed: {type(exc).__name__}: {exc}"
-            fail_send(session, send.id, why)
-            return BatchResult("failed", error=why)
+
+        def compiled_for(preferences: tuple[str, ...]) -> CompiledEmail | None:
+            return compiled_cache.get((send.id, preferences),
+                                      lambda: compile_send(session, settings, send, preferences))
+
         recipients = _recipients(session, send, batch)
         deferred_rows = {d.subscriber_id: d for d in session.scalars(
             select(Delivery).where(Delivery.send_id == send.id, Delivery.state == "deferred",
@@ -161,14 +166,22 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
         suppressed = set(session.scalars(select(Suppression.email_hash).where(
             Suppression.email_hash.in_([email_digest(r.email) for r in recipients]))))
         send_id, list_id, attempts = send.id, send.list_id, batch.attempts
+        try:  # render now: a template an operator broke fails this send, not the queue
+            messages = {p: compiled_for(p) for p in
+                        {(), *(_preferences(r.sections) for r in recipients)}}
+        except Exception as exc:
+            why = f"rendering failed: {type(exc).__name__}: {exc}"
+            fail_send(session, send.id, why)
+            return BatchResult("failed", error=why)
 
     result = BatchResult("done")
-    sender = compiled.from_address
+    sender = parseaddr(settings.from_address)[1]
+    sign = dkim_signer(settings)
     consecutive = 0
     connection = transport.connect()
     session = db.sessions()
     try:
-        for index, (subscriber_id, email, name) in enumerate(recipients):
+        for index, (subscriber_id, email, name, sections) in enumerate(recipients):
             existing = deferred_rows.get(subscriber_id)
             if existing is not None:
                 existing = session.merge(existing, load=False)
@@ -177,11 +190,18 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
                 session.commit()
                 result.skipped += 1
                 continue
+            compiled = messages[_preferences(sections)]
+            if compiled is None:
+                _record(session, send_id, subscriber_id, "skipped", "nothing in their sections",
+                        existing)
+                session.commit()
+                result.skipped += 1
+                continue
             token = unsubscribe_token(settings.secret, subscriber_id, list_id, email)
             recipient = Recipient(subscriber_id, email, name,
                                   f"{settings.public_url}/unsubscribe/{token}")
             try:
-                connection.send(sender, email, compiled.fill(recipient))
+                connection.send(sender, email, sign(compiled.fill(recipient)))
             except RecipientRefused as exc:
                 _record(session, send_id, subscriber_id, "bounced", str(exc), existing)
                 _bounce(session, list_id, subscriber_id, email)
@@ -234,6 +254,10 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
             session.flush()
             _finish_send_if_complete(session, send_id)
     return result
+
+
+def _preferences(sections: list[str] | None) -> tuple[str, ...]:
+    return tuple(sorted({s.casefold() for s in sections or []}))
 
 
 def _bounce(session: Session, list_id: int, subscriber_id: int, email: str) -> None:

@@ -1,6 +1,6 @@
 """Thin Celery tasks over distributor's domain functions. `celery -A tasks worker`."""
 
+from tasks import channels, digests, email, maintenance, publish  # noqa: E402,F401 (registers)
 from tasks.app import app
-from tasks import publish, email, channels, maintenance  # noqa: E402,F401  (registers tasks)
 
 __all__ = ["app"]

@@ -43,6 +43,7 @@ def make_app(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         beat_schedule={
             "sweep": {"task": "maintenance.sweep", "schedule": settings.sweep_every},
+            "digests": {"task": "digests.tick", "schedule": settings.digest_tick_every},
         },
         timezone="UTC",
     )

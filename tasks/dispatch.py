@@ -26,5 +26,8 @@ class CeleryDispatcher:
     def post(self, post_id: int, countdown: float | None = None) -> None:
         self._send("channels.post", [post_id], countdown)
 
-    def send_digest(self, list_name: str) -> None:
-        self._send("digests.send", [list_name])
+    def send_digest(self, list_name: str, since: str | None = None) -> None:
+        self._send("digests.send", [list_name, None, since])
+
+    def confirm(self, subscription_id: int) -> None:
+        self._send("email.confirm", [subscription_id])

@@ -2,6 +2,8 @@ import logging
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from distributor.errors import TransientError
+from distributor.optin import send_confirmation
 from distributor.sending import run_batch
 from tasks import runtime
 from tasks.app import app
@@ -20,3 +22,10 @@ def send_batch(batch_id: int) -> dict:
     if result.state == "retry":
         CeleryDispatcher(app).send_batch(batch_id, countdown=result.retry_in)
     return {"state": result.state, "sent": result.sent}
+
+
+@app.task(name="email.confirm", autoretry_for=(SQLAlchemyError, TransientError),
+          retry_backoff=30, max_retries=8)
+def confirm(subscription_id: int) -> bool:
+    return send_confirmation(runtime.db(), runtime.settings(), runtime.transport(),
+                             subscription_id)

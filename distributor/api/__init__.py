@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import redis
 from fastapi import FastAPI
 
 from distributor.api.articles import router as articles_router
 from distributor.api.audience import router as audience_router
 from distributor.api.errors import BodyLimit, install_error_handlers
 from distributor.api.public import router as public_router
+from distributor.api.subscribe import router as subscribe_router
 from distributor.config import Settings
 from distributor.dispatch import Dispatcher
+from distributor.ratelimit import RedisLimiter
 from distributor.store import Database
 
 
@@ -25,9 +28,12 @@ def create_app(settings: Settings, db: Database, dispatcher: Dispatcher,
 
         replay_guard = RedisReplayGuard(settings.broker_url)
     app.state.replay_guard = replay_guard
+    app.state.limiter = RedisLimiter(redis.Redis.from_url(
+        settings.broker_url, socket_timeout=2, socket_connect_timeout=2))
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.include_router(articles_router)
     app.include_router(audience_router)
     app.include_router(public_router)
+    app.include_router(subscribe_router)
     return app

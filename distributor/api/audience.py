@@ -1,14 +1,20 @@
-"""Admin API for lists and subscribers (Bearer token)."""
+"""Admin API: lists, subscribers, digests and previews (Bearer token)."""
 
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from distributor import outbox
 from distributor.api.auth import require_token
 from distributor.audience import add_subscriber, create_list, list_lists
+from distributor.digest import trigger_digest
+from distributor.errors import NotFound
+from distributor.preview import preview_alert, preview_digest
+from distributor.subscribers import list_subscribers, remove_subscriber
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_token)])
 
@@ -48,3 +54,49 @@ def post_subscriber(body: SubscriberIn, request: Request) -> dict:
                                   body.sections)
     return {"email": body.email.strip().lower(), "list": body.list_name,
             "status": subscription.status}
+
+
+@router.get("/subscribers", summary="Subscriptions, a page at a time")
+def get_subscribers(request: Request, list_name: str | None = Query(None, alias="list"),
+                    status: str | None = None, limit: int = Query(100, ge=1, le=1000),
+                    after: int = Query(0, ge=0)) -> dict:
+    rows = list_subscribers(request.app.state.db, list_name, status, limit, after)
+    return {"items": rows, "next_after": rows[-1]["id"] if len(rows) == limit else None}
+
+
+@router.delete("/subscribers/{email}", summary="Unsubscribe (or erase) an address")
+def delete_subscriber(email: str, request: Request,
+                      list_name: str | None = Query(None, alias="list"),
+                      erase: bool = False) -> dict:
+    return {"email": email, "result": remove_subscriber(request.app.state.db, email,
+                                                         list_name, erase)}
+
+
+class DigestIn(BaseModel):
+    list_name: str = Field(alias="list", max_length=100)
+    since: datetime | None = None
+    dry_run: bool = False
+
+
+@router.post("/digests", status_code=202, summary="Send a digest now")
+def post_digest(body: DigestIn, request: Request) -> dict:
+    state = request.app.state
+    if body.since is not None and body.since.tzinfo is None:
+        body.since = body.since.replace(tzinfo=UTC)
+    result = trigger_digest(state.db, state.settings, body.list_name, since=body.since,
+                            dry_run=body.dry_run)
+    if result.state == "planned":
+        outbox.enqueue_send(state.db, state.dispatcher, result.send_id, datetime.now(UTC))
+    return {"list": result.list_name, "state": result.state, "send_id": result.send_id,
+            "articles": result.articles, "recipients": result.recipients}
+
+
+@router.get("/preview/{kind}", summary="Exactly what an alert or digest would look like")
+def get_preview(kind: str, request: Request, list_name: str = Query(alias="list"),
+                article: str | None = None) -> dict:
+    state = request.app.state
+    if kind == "alert":
+        return preview_alert(state.db, state.settings, list_name, article).as_dict()
+    if kind == "digest":
+        return preview_digest(state.db, state.settings, list_name).as_dict()
+    raise NotFound("preview is alert or digest", {"kind": "alert or digest"})

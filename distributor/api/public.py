@@ -31,7 +31,7 @@ def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-def _page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
+def page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
     settings = request.app.state.settings
     html = environment(settings.templates_dir).get_template(f"pages/{template}").render(
         publisher=settings.publisher, **context)
@@ -45,8 +45,8 @@ def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
     try:
         read_token(request.app.state.settings.secret, token, "unsubscribe")
     except InvalidInput as exc:
-        return _page(request, "message.html.j2", 400, title="Link not valid", message=str(exc))
-    return _page(request, "unsubscribe.html.j2", token=token)
+        return page(request, "message.html.j2", 400, title="Link not valid", message=str(exc))
+    return page(request, "unsubscribe.html.j2", token=token)
 
 
 @router.post("/unsubscribe/{token}", summary="RFC 8058 one-click unsubscribe")
@@ -56,7 +56,7 @@ async def unsubscribe_post(token: str, request: Request):
         list_name = await run_in_threadpool(unsubscribe, request.app.state.db,
                                             settings.secret, token)
     except InvalidInput as exc:
-        return _page(request, "message.html.j2", 400, title="Link not valid",
+        return page(request, "message.html.j2", 400, title="Link not valid",
                      message=str(exc))
-    return _page(request, "message.html.j2", title="Unsubscribed",
+    return page(request, "message.html.j2", title="Unsubscribed",
                  message=f"You will receive no more emails from {list_name}.")

@@ -99,7 +99,7 @@ def subscribers_import(obj: Context, file: str) -> None:
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from distributor.audience import import_csv
+    from distributor.subscribers import import_csv
 
     if file == "-":
         stream, total = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig",
@@ -121,3 +121,62 @@ def subscribers_import(obj: Context, file: str) -> None:
                f"refused {len(report.errors)}")
     if report.errors and not (report.imported or report.unchanged):
         sys.exit(2)
+
+
+@subscribers.command("list")
+@click.option("--list", "list_name", help="Only this list.")
+@click.option("--status", help="unconfirmed, active, unsubscribed, bounced or complained.")
+@click.option("--limit", default=100, show_default=True, help="Rows per page (max 1000).")
+@click.option("--after", default=0, help="Page on: the last id of the previous page.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@pass_ctx
+def subscribers_list(obj: Context, list_name: str | None, status: str | None, limit: int,
+                     after: int, as_json: bool) -> None:
+    """Subscriptions, a page at a time, ordered by subscriber id."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from distributor.subscribers import list_subscribers
+
+    rows = list_subscribers(obj.db, list_name, status, limit, after)
+
+    def table(rows) -> None:
+        out = Table("id", "email", "name", "list", "status", "sections")
+        for r in rows:
+            out.add_row(str(r["id"]), r["email"], r["name"], r["list"], r["status"],
+                        ", ".join(r["sections"]) or "all")
+        Console().print(out)
+        if len(rows) == limit:
+            click.echo(f"more: --after {rows[-1]['id']}", err=True)
+
+    emit(rows, as_json, table)
+
+
+@subscribers.command("remove")
+@click.argument("email")
+@click.option("--list", "list_name", help="Only from this list (default: every list).")
+@click.option("--erase", is_flag=True,
+              help="Delete the person entirely (GDPR); a hash of the address stays suppressed.")
+@pass_ctx
+def subscribers_remove(obj: Context, email: str, list_name: str | None, erase: bool) -> None:
+    """Unsubscribe EMAIL, or erase it with --erase."""
+    from distributor.subscribers import remove_subscriber
+
+    click.echo(f"{email}: {remove_subscriber(obj.db, email, list_name, erase)}")
+
+
+@subscribers.command("export")
+@click.option("--list", "list_name", help="Only this list.")
+@click.option("--out", type=click.Path(dir_okay=False, allow_dash=True), default="-",
+              help="File to write (default: stdout).")
+@pass_ctx
+def subscribers_export(obj: Context, list_name: str | None, out: str) -> None:
+    """Active subscribers as CSV (email,name,lists), ready for `subscribers import`."""
+    from distributor.subscribers import export_csv
+
+    if out == "-":
+        count = export_csv(obj.db, sys.stdout, list_name)
+    else:
+        with open(out, "w", newline="") as handle:
+            count = export_csv(obj.db, handle, list_name)
+    click.echo(f"exported {count}", err=True)

@@ -117,7 +117,8 @@ class Send(Base):
     state: planned | running | done | failed | paused | skipped"""
 
     __tablename__ = "sends"
-    __table_args__ = (UniqueConstraint("kind", "article_id", "list_id"),)
+    __table_args__ = (UniqueConstraint("kind", "article_id", "list_id"),
+                      UniqueConstraint("list_id", "run_key"))
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(10))  # alert | digest
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id"), index=True)
@@ -127,6 +128,8 @@ class Send(Base):
     since: Mapped[datetime | None]
     until: Mapped[datetime | None]
     article_ids: Mapped[list] = mapped_column(default=list)  # digests: what it holds
+    # Digests: the scheduled time it runs for (or "manual-…"): two schedulers, one digest.
+    run_key: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]

@@ -1,0 +1,73 @@
+"""The public subscribe form and the double opt-in confirmation link."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from distributor.api.errors import error
+from distributor.api.public import page
+from distributor.errors import InvalidInput
+from distributor.optin import confirm, request_subscription
+
+router = APIRouter()
+PER_IP_PER_MINUTE = 10
+ANSWER = "If the address can receive our emails, it is subscribed; check your inbox."
+
+
+def _allowed(request: Request) -> bool:
+    limiter = request.app.state.limiter
+    ip = request.client.host if request.client else "unknown"
+    return limiter.take(f"subscribe:{ip}", PER_IP_PER_MINUTE, 60,
+                        burst=PER_IP_PER_MINUTE) == 0
+
+
+async def _fields(request: Request) -> dict:
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            data = json.loads(await request.body())
+        except ValueError:
+            raise InvalidInput("body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise InvalidInput("body must be a JSON object")
+        return data
+    form = await request.form()
+    data = {k: v for k, v in form.items() if k != "section"}
+    data["sections"] = form.getlist("section")
+    return data
+
+
+@router.post("/subscribe", summary="Public subscribe form (form or JSON)")
+async def subscribe(request: Request):
+    if not await run_in_threadpool(_allowed, request):
+        return error(429, "too many requests; try again in a minute",
+                     headers={"Retry-After": "60"})
+    data = await _fields(request)
+    email, list_name = data.get("email"), data.get("list")
+    missing = {k: "required" for k, v in (("email", email), ("list", list_name))
+               if not isinstance(v, str) or not v}
+    if missing:
+        raise InvalidInput("invalid subscription", missing)
+    sections = [s for s in data.get("sections") or [] if isinstance(s, str)]
+    subscription_id = await run_in_threadpool(
+        request_subscription, request.app.state.db, email, list_name,
+        str(data.get("name") or ""), sections)
+    if subscription_id is not None:
+        await run_in_threadpool(request.app.state.dispatcher.confirm, subscription_id)
+    if "application/json" in request.headers.get("accept", "") or \
+            request.headers.get("content-type", "").startswith("application/json"):
+        return JSONResponse({"status": "ok", "message": ANSWER}, 202)
+    return page(request, "message.html.j2", 202, title="Thank you", message=ANSWER)
+
+
+@router.get("/confirm/{token}", response_class=HTMLResponse, summary="Confirm a subscription")
+def confirm_link(token: str, request: Request) -> HTMLResponse:
+    try:
+        list_name = confirm(request.app.state.db, request.app.state.settings.secret, token)
+    except InvalidInput as exc:
+        return page(request, "message.html.j2", 400, title="Link not valid", message=str(exc))
+    return page(request, "message.html.j2", title="Subscribed",
+                message=f"Thank you: you are now subscribed to {list_name}.")

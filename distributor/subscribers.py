@@ -1,0 +1,194 @@
+"""Subscribers in bulk: CSV import and export, listing with filters and paging,
+removal and erasure (the address is gone; a hash stays in the suppression list)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from distributor.audience import clean_name, get_list, normalise_email
+from distributor.errors import InvalidInput, NotFound
+from distributor.store import Database, MailingList, Subscriber, Subscription, Suppression
+from distributor.tokens import email_digest
+
+MAX_CSV_LINE = 4096
+STATUSES = ("unconfirmed", "active", "unsubscribed", "bounced", "complained")
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    unchanged: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _csv_rows(stream: io.TextIOBase) -> Iterator[tuple[int, list[str] | None, str | None]]:
+    """(line number, cells or None, error). Lines longer than MAX_CSV_LINE are refused."""
+    for number, line in enumerate(stream, start=1):
+        if len(line) > MAX_CSV_LINE:
+            yield number, None, f"line longer than {MAX_CSV_LINE} characters"
+            continue
+        try:
+            cells = next(csv.reader([line]), [])
+        except csv.Error as exc:
+            yield number, None, str(exc)
+            continue
+        yield number, cells, None
+
+
+def import_csv(db: Database, stream: io.TextIOBase, progress=None,
+               chunk: int = 1000) -> ImportReport:
+    """Import email,name,lists rows (lists separated by ';'). Bad rows are reported by line
+    number and skipped; good rows are imported; importing again changes nothing."""
+    report = ImportReport()
+    with db.session() as session:
+        lists = {m.name: m for m in session.scalars(select(MailingList))}
+    pending: list[tuple[str, str, list[str]]] = []
+
+    def flush() -> None:
+        if pending:
+            _import_chunk(db, pending, lists, report)
+            if progress:
+                progress(len(pending))
+            pending.clear()
+
+    header_seen = False
+    for number, cells, error in _csv_rows(stream):
+        if error:
+            report.errors.append((number, error))
+            continue
+        if not cells or not any(c.strip() for c in cells):
+            continue
+        if not header_seen and cells[0].strip().lower() == "email":
+            header_seen = True
+            continue
+        header_seen = True
+        try:
+            email = normalise_email(cells[0])
+            name = clean_name(cells[1] if len(cells) > 1 else "")
+            names = [n.strip() for n in (cells[2] if len(cells) > 2 else "").split(";")
+                     if n.strip()]
+            if not names:
+                raise InvalidInput("lists: empty; give at least one list name")
+            unknown = [n for n in names if n not in lists]
+            if unknown:
+                raise InvalidInput(f"lists: unknown list {unknown[0]!r}")
+        except InvalidInput as exc:
+            report.errors.append((number, str(exc)))
+            continue
+        pending.append((email, name, names))
+        if len(pending) >= chunk:
+            flush()
+    flush()
+    return report
+
+
+def _import_chunk(db: Database, rows: list[tuple[str, str, list[str]]],
+                  lists: dict[str, MailingList], report: ImportReport) -> None:
+    with db.session() as session:
+        emails = {email for email, _, _ in rows}
+        known = {s.email: s for s in session.scalars(
+            select(Subscriber).where(Subscriber.email.in_(emails)))}
+        for email, name, _ in rows:
+            if email not in known:
+                known[email] = Subscriber(email=email, name=name)
+                session.add(known[email])
+            elif name and known[email].name != name:
+                known[email].name = name
+        session.flush()
+        ids = [s.id for s in known.values()]
+        existing = set(session.execute(
+            select(Subscription.subscriber_id, Subscription.list_id)
+            .where(Subscription.subscriber_id.in_(ids))).tuples())
+        for email, _, names in rows:
+            subscriber = known[email]
+            added = False
+            for list_name in names:
+                mailing_list = lists[list_name]
+                if (subscriber.id, mailing_list.id) in existing:
+                    continue
+                existing.add((subscriber.id, mailing_list.id))
+                session.add(Subscription(list_id=mailing_list.id, subscriber_id=subscriber.id,
+                                         status="active"))
+                added = True
+            if added:
+                report.imported += 1
+            else:
+                report.unchanged += 1
+
+
+def list_subscribers(db: Database, list_name: str | None = None, status: str | None = None,
+                     limit: int = 100, after: int = 0) -> list[dict]:
+    """One page of subscriptions, ordered by subscriber id; pass the last id as `after`."""
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"status: one of {', '.join(STATUSES)}", {"status": "unknown status"})
+    if not 1 <= limit <= 1000:
+        raise InvalidInput("limit: between 1 and 1000", {"limit": "between 1 and 1000"})
+    with db.session() as session:
+        query = (select(Subscriber.id, Subscriber.email, Subscriber.name, MailingList.name,
+                        Subscription.status, Subscription.sections)
+                 .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+                 .join(MailingList, MailingList.id == Subscription.list_id)
+                 .where(Subscriber.id > after)
+                 .order_by(Subscriber.id, MailingList.name))
+        if list_name:
+            query = query.where(Subscription.list_id == get_list(session, list_name).id)
+        if status:
+            query = query.where(Subscription.status == status)
+        rows = session.execute(query.limit(limit)).all()
+    return [{"id": i, "email": e, "name": n, "list": lst, "status": st, "sections": sec}
+            for i, e, n, lst, st, sec in rows]
+
+
+def export_csv(db: Database, out: io.TextIOBase, list_name: str | None = None,
+               page: int = 1000) -> int:
+    """Write email,name,lists,status rows (active subscriptions by default), streaming."""
+    writer = csv.writer(out)
+    writer.writerow(["email", "name", "lists"])
+    after, count = 0, 0
+    while True:
+        rows = list_subscribers(db, list_name, "active", limit=page, after=after)
+        if not rows:
+            return count
+        by_person: dict[int, list[dict]] = {}
+        for row in rows:
+            by_person.setdefault(row["id"], []).append(row)
+        for items in by_person.values():
+            writer.writerow([items[0]["email"], items[0]["name"],
+                             ";".join(r["list"] for r in items)])
+            count += 1
+        after = rows[-1]["id"]
+
+
+def _suppress(session: Session, email: str, reason: str) -> None:
+    digest = email_digest(email)
+    if session.scalar(select(Suppression.id).where(Suppression.email_hash == digest)) is None:
+        session.add(Suppression(email_hash=digest, reason=reason))
+
+
+def remove_subscriber(db: Database, email: str, list_name: str | None = None,
+                      erase: bool = False) -> str:
+    """Unsubscribe from one list or all; `erase` deletes the person (GDPR) and keeps only a
+    hash of the address so that no send reaches it again."""
+    email = normalise_email(email)
+    with db.session() as session:
+        subscriber = session.scalar(select(Subscriber).where(Subscriber.email == email))
+        if subscriber is None:
+            raise NotFound(f"no subscriber {email}", {"email": "unknown"})
+        if erase:
+            _suppress(session, email, "erased")
+            session.execute(delete(Subscription).where(
+                Subscription.subscriber_id == subscriber.id))
+            session.delete(subscriber)
+            return "erased"
+        query = select(Subscription).where(Subscription.subscriber_id == subscriber.id)
+        if list_name:
+            query = query.where(Subscription.list_id == get_list(session, list_name).id)
+        for subscription in session.scalars(query):
+            subscription.status = "unsubscribed"
+        return "unsubscribed"
