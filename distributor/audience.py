@@ -70,6 +70,22 @@ def create_list(db: Database, name: str, *, instant: bool = True, schedule: str 
     return mailing_list
 
 
+def delete_list(db: Database, name: str) -> None:
+    """Delete a list with its subscriptions and its send history (subscribers stay)."""
+    from sqlalchemy import delete
+
+    from distributor.store import Batch, Delivery, Send
+
+    with db.session() as session:
+        mailing_list = get_list(session, name)
+        send_ids = select(Send.id).where(Send.list_id == mailing_list.id)
+        session.execute(delete(Delivery).where(Delivery.send_id.in_(send_ids)))
+        session.execute(delete(Batch).where(Batch.send_id.in_(send_ids)))
+        session.execute(delete(Send).where(Send.list_id == mailing_list.id))
+        session.execute(delete(Subscription).where(Subscription.list_id == mailing_list.id))
+        session.delete(mailing_list)
+
+
 def get_list(session: Session, name: str) -> MailingList:
     mailing_list = session.scalar(select(MailingList).where(MailingList.name == name))
     if mailing_list is None:

@@ -8,7 +8,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from distributor.audience import clean_name, get_list, normalise_email
@@ -43,12 +43,13 @@ def _csv_rows(stream: io.TextIOBase) -> Iterator[tuple[int, list[str] | None, st
 
 def import_csv(db: Database, stream: io.TextIOBase, progress=None,
                chunk: int = 1000) -> ImportReport:
-    """Import email,name,lists rows (lists separated by ';'). Bad rows are reported by line
-    number and skipped; good rows are imported; importing again changes nothing."""
+    """Import email,name,lists[,sections] rows (lists and sections separated by ';').
+    Bad rows are reported by line number and skipped; good rows are imported;
+    importing again changes nothing."""
     report = ImportReport()
     with db.session() as session:
         lists = {m.name: m for m in session.scalars(select(MailingList))}
-    pending: list[tuple[str, str, list[str]]] = []
+    pending: list[tuple[str, str, list[str], list[str]]] = []
 
     def flush() -> None:
         if pending:
@@ -78,48 +79,58 @@ def import_csv(db: Database, stream: io.TextIOBase, progress=None,
             unknown = [n for n in names if n not in lists]
             if unknown:
                 raise InvalidInput(f"lists: unknown list {unknown[0]!r}")
+            sections = [clean_name(s, "sections") for s in
+                        (cells[3] if len(cells) > 3 else "").split(";") if s.strip()]
         except InvalidInput as exc:
             report.errors.append((number, str(exc)))
             continue
-        pending.append((email, name, names))
+        pending.append((email, name, names, sections))
         if len(pending) >= chunk:
             flush()
     flush()
     return report
 
 
-def _import_chunk(db: Database, rows: list[tuple[str, str, list[str]]],
+def _import_chunk(db: Database, rows: list[tuple[str, str, list[str], list[str]]],
                   lists: dict[str, MailingList], report: ImportReport) -> None:
+    """One transaction per chunk, with bulk statements: no object per row."""
+    emails = list({email for email, *_ in rows})
     with db.session() as session:
-        emails = {email for email, _, _ in rows}
-        known = {s.email: s for s in session.scalars(
-            select(Subscriber).where(Subscriber.email.in_(emails)))}
-        for email, name, _ in rows:
-            if email not in known:
-                known[email] = Subscriber(email=email, name=name)
-                session.add(known[email])
-            elif name and known[email].name != name:
-                known[email].name = name
-        session.flush()
-        ids = [s.id for s in known.values()]
+        def ids_and_names() -> dict[str, tuple[int, str]]:
+            return {e: (i, n) for i, e, n in session.execute(
+                select(Subscriber.id, Subscriber.email, Subscriber.name)
+                .where(Subscriber.email.in_(emails)))}
+
+        known = ids_and_names()
+        names = {email: name for email, name, *_ in rows}
+        new = [{"email": e, "name": names[e]} for e in emails if e not in known]
+        renamed = [{"id": known[e][0], "name": n} for e, n in names.items()
+                   if e in known and n and known[e][1] != n]
+        if new:
+            session.execute(insert(Subscriber), new)
+        if renamed:
+            session.execute(update(Subscriber), renamed)
+        ids = {e: i for e, (i, _) in ids_and_names().items()}
         existing = set(session.execute(
             select(Subscription.subscriber_id, Subscription.list_id)
-            .where(Subscription.subscriber_id.in_(ids))).tuples())
-        for email, _, names in rows:
-            subscriber = known[email]
+            .where(Subscription.subscriber_id.in_(ids.values()))).tuples())
+        additions = []
+        for email, _, list_names, sections in rows:
             added = False
-            for list_name in names:
-                mailing_list = lists[list_name]
-                if (subscriber.id, mailing_list.id) in existing:
+            for list_name in list_names:
+                pair = (ids[email], lists[list_name].id)
+                if pair in existing:
                     continue
-                existing.add((subscriber.id, mailing_list.id))
-                session.add(Subscription(list_id=mailing_list.id, subscriber_id=subscriber.id,
-                                         status="active"))
+                existing.add(pair)
+                additions.append({"subscriber_id": pair[0], "list_id": pair[1],
+                                  "status": "active", "sections": sections})
                 added = True
             if added:
                 report.imported += 1
             else:
                 report.unchanged += 1
+        if additions:
+            session.execute(insert(Subscription), additions)
 
 
 def list_subscribers(db: Database, list_name: str | None = None, status: str | None = None,

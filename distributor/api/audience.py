@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from distributor import outbox
 from distributor.api.auth import require_token
-from distributor.audience import add_subscriber, create_list, list_lists
+from distributor.audience import add_subscriber, create_list, delete_list, list_lists
 from distributor.digest import trigger_digest
 from distributor.errors import NotFound
 from distributor.preview import preview_alert, preview_digest
@@ -46,6 +46,12 @@ def post_list(body: ListIn, request: Request) -> dict:
                           schedule=body.schedule, timezone=body.timezone,
                           sections=body.sections, double_opt_in=body.double_opt_in)
     return {"name": created.name, "kind": created.kind}
+
+
+@router.delete("/lists/{name}", summary="Delete a list, its subscriptions and its sends")
+def remove_list(name: str, request: Request) -> dict:
+    delete_list(request.app.state.db, name)
+    return {"name": name, "result": "deleted"}
 
 
 @router.post("/subscribers", status_code=201, summary="Subscribe an address to a list")

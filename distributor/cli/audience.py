@@ -67,6 +67,18 @@ def lists_list(obj: Context, as_json: bool) -> None:
     emit(rows, as_json, table)
 
 
+@lists.command("delete")
+@click.argument("name")
+@click.confirmation_option(prompt="Delete the list, its subscriptions and its send history?")
+@pass_ctx
+def lists_delete(obj: Context, name: str) -> None:
+    """Delete the list NAME (subscribers stay, their other lists too)."""
+    from distributor.audience import delete_list
+
+    delete_list(obj.db, name)
+    click.echo(f"deleted list {name}")
+
+
 @click.group()
 def subscribers() -> None:
     """Subscribers and their subscriptions."""
@@ -92,10 +104,11 @@ def subscribers_add(obj: Context, email: str, list_name: str, name: str,
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @pass_ctx
 def subscribers_import(obj: Context, file: str) -> None:
-    """Import subscribers from a CSV file with the columns email,name,lists.
+    """Import subscribers from a CSV file with the columns email,name,lists[,sections].
 
-    Several lists are separated by ';'. Bad rows are reported by line number and
-    skipped; good rows are imported. Importing the same file again changes nothing.
+    Several lists (and sections, a subscriber's digest preferences) are separated
+    by ';'. Bad rows are reported by line number and skipped; good rows are
+    imported. Importing the same file again changes nothing.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 

@@ -71,3 +71,16 @@ def test_list_export_remove_and_erase(run, tmp_path):
     assert "r2@example.com" not in everyone
     # the erased address stays suppressed: adding it again is possible, but no send reaches it
     assert run("subscribers", "remove", "nobody@example.com").exit_code == 2
+
+
+def test_a_list_can_be_deleted_and_sections_come_from_the_csv(run, tmp_path):
+    setup_lists(run, tmp_path)
+    csv_file = tmp_path / "prefs.csv"
+    csv_file.write_text("email,name,lists,sections\npref@example.com,P,daily,Defence;Economy\n")
+    assert "imported 1" in run("subscribers", "import", str(csv_file)).stdout
+    rows = json.loads(run("subscribers", "list", "--list", "daily", "--json").stdout)
+    assert next(r for r in rows if r["email"] == "pref@example.com")["sections"] == [
+        "Defence", "Economy"]
+    assert run("lists", "delete", "daily", "--yes").exit_code == 0
+    assert run("lists", "delete", "daily", "--yes").exit_code == 2
+    assert "daily" not in run("lists", "list").stdout
