@@ -53,10 +53,10 @@ def deliveries(obj: Context, guid: str, as_json: bool) -> None:
             posts.add_row(p["channel"], p["state"], str(p["attempts"]), p["remote_id"] or "",
                           p["error"] or "")
         sends = Table("list", "kind", "state", "planned", "sent", "failed", "deferred",
-                      "skipped", title="emails")
+                      "skipped", "why", title="emails")
         for s in data["sends"]:
             sends.add_row(s["list"], s["kind"], s["state"], *(str(s[k]) for k in (
-                "planned", "sent", "failed", "deferred", "skipped")))
+                "planned", "sent", "failed", "deferred", "skipped")), s["error"] or "")
         console.print(posts if data["channels"] else "no channel posts")
         console.print(sends if data["sends"] else "no email sends")
 
