@@ -46,6 +46,27 @@ def _qp(text: str) -> bytes:
     return body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
+_SLOT = re.compile("(" + "|".join(re.escape(p) for p in (NAME, EMAIL, UNSUBSCRIBE)) + ")")
+_SOFT_BREAK = b"=\r\n"
+
+
+def _qp_template(text: str) -> list[bytes | str]:
+    """Quoted-printable, encoded once: literal runs as bytes, placeholders as names.
+    A soft line break on each side of a slot keeps every line short whatever fills it."""
+    parts: list[bytes | str] = []
+    for index, piece in enumerate(_SLOT.split(text)):
+        if index % 2:
+            parts.append(piece)
+        elif piece:
+            parts.append(_qp(piece))
+    return parts
+
+
+def _qp_fill(parts: list[bytes | str], values: dict[str, str]) -> bytes:
+    return b"".join(part if isinstance(part, bytes)
+                    else _SOFT_BREAK + _qp(values[part]) + _SOFT_BREAK for part in parts)
+
+
 def from_domain(from_address: str) -> str:
     address = parseaddr(from_address)[1]
     return address.rpartition("@")[2] or "localhost"
@@ -62,6 +83,8 @@ class CompiledEmail:
         self.message_key = message_key
         self.html_body = html_body
         self.text_body = text_body
+        self.text_parts = _qp_template(text_body)
+        self.html_parts = _qp_template(html_body)
         self.unsubscribe_mailto = unsubscribe_mailto
         self.boundary = "=_" + secrets.token_hex(12)
         self.subject = subject
@@ -95,13 +118,13 @@ class CompiledEmail:
             f"Message-ID: <{self.message_key}.{recipient.subscriber_id}@{self.domain}>\r\n"
             f"List-Unsubscribe: {unsubscribe}\r\n"
         ).encode()
-        text = (self.text_body.replace(UNSUBSCRIBE, recipient.unsubscribe_url)
-                .replace(EMAIL, recipient.email).replace(NAME, name))
-        escaped_url = html.escape(recipient.unsubscribe_url)
-        body = (self.html_body.replace(UNSUBSCRIBE, escaped_url)
-                .replace(EMAIL, html.escape(recipient.email)).replace(NAME, html.escape(name)))
-        return b"".join((self.head, headers, b"\r\n", self.part_head, _qp(text),
-                         self.html_head, _qp(body), self.tail))
+        text = _qp_fill(self.text_parts, {UNSUBSCRIBE: recipient.unsubscribe_url,
+                                          EMAIL: recipient.email, NAME: name})
+        body = _qp_fill(self.html_parts, {UNSUBSCRIBE: html.escape(recipient.unsubscribe_url),
+                                          EMAIL: html.escape(recipient.email),
+                                          NAME: html.escape(name)})
+        return b"".join((self.head, headers, b"\r\n", self.part_head, text,
+                         self.html_head, body, self.tail))
 
 
 def inline_css(html_text: str) -> str:

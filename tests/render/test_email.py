@@ -76,3 +76,15 @@ def test_filling_does_not_render_again(make_settings, monkeypatch):
         AssertionError("premailer ran per recipient")))
     for n in range(50):
         compiled.fill(recipient(n))
+
+
+def test_every_line_stays_short_whatever_fills_the_placeholders(make_settings):
+    compiled = compile_alert(make_settings(), ARTICLE, "breaking", send_id=7)
+    long_url = "https://news.example.org/unsubscribe/" + "x" * 300 + "?a=1&b=2"
+    raw = compiled.fill(Recipient(9, "reader9@example.com", "Ä" * 80, long_url))
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    body_lines = raw.split(b"\r\n\r\n", 1)[1].split(b"\r\n")
+    assert max(len(line) for line in body_lines) <= 78
+    message = parse(raw)
+    assert long_url in message.get_body(("plain",)).get_content()
+    assert long_url.replace("&", "&amp;") in message.get_body(("html",)).get_content()
