@@ -26,7 +26,7 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", choices=["render", "throughput", "latency", "import"])
     args = parser.parse_args()
     only = set(args.only or ["render", "throughput", "latency", "import"])
-    lines = [f"# Benchmark results\n", f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
+    lines = ["# Benchmark results\n", f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
              f"Database: {'SQLite' if not args.database_url else args.database_url.split(':')[0]}; "
              f"broker: the local Redis; `make bench` reproduces this.\n"]
 

@@ -138,6 +138,8 @@ class Settings(BaseSettings):
     sweep_every: float = Field(60.0, ge=1)
     sweep_grace: float = Field(120.0, ge=1)
     digest_tick_every: float = Field(60.0, ge=0.5)
+    email_retry_base: float = Field(30.0, gt=0)
+    channel_retry_base: float = Field(5.0, gt=0)
 
     # From the TOML file, not the environment.
     file: FileConfig = FileConfig()

@@ -3,7 +3,6 @@ shared rate, call the adapter, record the outcome and say when to retry."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,7 @@ from distributor.channels.base import Outgoing
 from distributor.config import ChannelConfig, Settings, parse_duration
 from distributor.errors import PermanentError, TransientError
 from distributor.render.channel import render_channel_text
+from distributor.retry import backoff
 from distributor.store import Article, ChannelPost, ChannelState, Database
 
 # Wait (seconds) before this channel may post again; 0 means now. Given by ratelimit.
@@ -28,12 +28,6 @@ class PostResult:
     state: str  # sent | accepted | retry | failed | busy | done
     retry_in: float | None = None
     error: str | None = None
-
-
-def backoff(attempts: int, base: float = 5.0, cap: float = 1800.0) -> float:
-    """Exponential with full jitter over the upper half."""
-    delay = min(cap, base * 2 ** max(0, attempts - 1))
-    return random.uniform(delay / 2, delay)
 
 
 def idempotency_key(article_id: int, channel: str) -> str:
@@ -91,7 +85,9 @@ def run_post(db: Database, settings: Settings, http: requests.Session, post_id: 
             error = f"gave up after {attempts} attempts over {age:.0f}s: {exc}"
             outcome(state="failed", error=error)
             return PostResult("failed", error=error)
-        delay = exc.retry_after if exc.retry_after is not None else backoff(attempts)
+        delay = exc.retry_after
+        if delay is None:
+            delay = backoff(attempts, settings.channel_retry_base)
         outcome(state="retrying", error=str(exc), next_attempt_at=now + timedelta(seconds=delay))
         return PostResult("retry", retry_in=delay, error=str(exc))
     except PermanentError as exc:

@@ -7,7 +7,6 @@ repeats at most the one message that was in flight.
 
 from __future__ import annotations
 
-import random
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ from distributor.errors import PermanentError, RecipientRefused, TransientError
 from distributor.mail.dkim import dkim_signer
 from distributor.mail.transport import Transport
 from distributor.render.email import CompiledEmail, Recipient, compile_alert
+from distributor.retry import backoff
 from distributor.store import (
     Article,
     Batch,
@@ -87,11 +87,6 @@ def compile_send(session: Session, settings: Settings, send: Send,
     from distributor.digest import compile_digest
 
     return compile_digest(session, settings, send, mailing_list, preferences)
-
-
-def backoff(attempts: int, base: float = 30.0, cap: float = 1800.0) -> float:
-    delay = min(cap, base * 2 ** max(0, attempts - 1))
-    return delay * random.uniform(0.8, 1.2)
 
 
 def _record(session: Session, send_id: int, subscriber_id: int, state: str,
@@ -242,7 +237,7 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
         batch.lease_until = None
         if result.deferred and attempts < MAX_BATCH_ATTEMPTS:
             result.state = "retry"
-            result.retry_in = backoff(attempts)
+            result.retry_in = backoff(attempts, settings.email_retry_base)
             batch.next_attempt_at = datetime.now(UTC) + timedelta(seconds=result.retry_in)
         else:
             if result.deferred:
