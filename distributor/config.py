@@ -117,6 +117,7 @@ class Settings(BaseSettings):
 
     database_url: SecretStr = SecretStr("sqlite:///./var/distributor.db")
     broker_url: str = "redis://localhost:6379/0"
+    broker_prefix: str = Field("", max_length=64, pattern=r"^[A-Za-z0-9:_.-]*$")
     smtp_url: SecretStr = SecretStr("maildir:./var/outbox")
     from_address: str = Field("News <news@localhost>", validation_alias="DISTRIBUTOR_FROM")
     public_url: str = "http://localhost:8000"

@@ -18,17 +18,17 @@ QUEUES = ("publish", "email", "channels", "digests", "maintenance")
 PRIORITY_SEP = "\x06\x16"
 
 
-def queue_depths(client: redis.Redis) -> list[dict[str, Any]]:
+def queue_depths(client: redis.Redis, prefix: str = "") -> list[dict[str, Any]]:
     """Waiting messages per queue (priority sub-queues included) and messages taken
     by a worker but not yet acknowledged."""
     pipe = client.pipeline()
     for name in QUEUES:
-        pipe.llen(name)
+        pipe.llen(prefix + name)
         for step in range(1, 10):
-            pipe.llen(f"{name}{PRIORITY_SEP}{step}")
+            pipe.llen(f"{prefix}{name}{PRIORITY_SEP}{step}")
     counts = pipe.execute()
     unacked = {name: 0 for name in QUEUES}
-    for raw in client.hvals("unacked")[:10_000]:
+    for raw in client.hvals(prefix + "unacked")[:10_000]:
         try:
             routing_key = json.loads(raw)[2]
         except (ValueError, IndexError, TypeError):
@@ -74,7 +74,7 @@ def snapshot(db: Database, celery_app, settings: Settings) -> dict[str, Any]:
     data: dict[str, Any] = {"at": datetime.now(UTC).isoformat(), "broker": "ok",
                             "queues": [], "workers": []}
     try:
-        data["queues"] = queue_depths(broker_client(settings))
+        data["queues"] = queue_depths(broker_client(settings), settings.broker_prefix)
         data["workers"] = workers(celery_app)
     except (redis.RedisError, OSError) as exc:
         data["broker"] = f"unreachable: {type(exc).__name__}"

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 
 from sqlalchemy import exists, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from distributor import outbox
@@ -228,6 +229,9 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
             if index % 100 == 99:
                 outbox.renew(session, Batch, batch_id, datetime.now(UTC), lease)
                 session.commit()
+    except Exception:
+        _release(db, batch_id)  # let the next try claim it without waiting out the lease
+        raise
     finally:
         connection.close()
         session.close()
@@ -249,6 +253,14 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
             session.flush()
             _finish_send_if_complete(session, send_id)
     return result
+
+
+def _release(db: Database, batch_id: int) -> None:
+    try:
+        with db.session() as session:
+            session.execute(update(Batch).where(Batch.id == batch_id).values(lease_until=None))
+    except SQLAlchemyError:
+        pass  # the lease runs out by itself; the sweeper takes it from there
 
 
 def _preferences(sections: list[str] | None) -> tuple[str, ...]:

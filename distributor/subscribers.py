@@ -18,6 +18,7 @@ from distributor.tokens import email_digest
 
 MAX_CSV_LINE = 4096
 STATUSES = ("unconfirmed", "active", "unsubscribed", "bounced", "complained")
+MAX_ID = 2**63 - 1
 
 
 @dataclass
@@ -140,6 +141,8 @@ def list_subscribers(db: Database, list_name: str | None = None, status: str | N
         raise InvalidInput(f"status: one of {', '.join(STATUSES)}", {"status": "unknown status"})
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit: between 1 and 1000", {"limit": "between 1 and 1000"})
+    if not 0 <= after <= MAX_ID:
+        raise InvalidInput("after: a subscriber id", {"after": "not a subscriber id"})
     with db.session() as session:
         query = (select(Subscriber.id, Subscriber.email, Subscriber.name, MailingList.name,
                         Subscription.status, Subscription.sections)

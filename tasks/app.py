@@ -35,6 +35,7 @@ def make_app(settings: Settings) -> Celery:
             "visibility_timeout": VISIBILITY_TIMEOUT,
             "socket_timeout": 5,
             "socket_connect_timeout": 5,
+            **({"global_keyprefix": settings.broker_prefix} if settings.broker_prefix else {}),
         },
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=5,

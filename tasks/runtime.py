@@ -64,7 +64,8 @@ def limiter():
     from distributor.ratelimit import RedisLimiter
 
     defaults = {name: cls.default_rate for name, cls in ADAPTERS.items()}
-    return RedisLimiter(redis_client(), defaults=defaults)
+    return RedisLimiter(redis_client(), prefix=settings().broker_prefix + "distributor:rate:",
+                        defaults=defaults)
 
 
 def sweep_grace():

@@ -36,22 +36,33 @@ class SMTPHandler:
     """Records each message per recipient. `rcpt_replies` maps an address to a reply
     (e.g. '550 no such user'); `data_replies` is a queue of replies for DATA."""
 
+    DROP = "drop the connection"
+
     def __init__(self):
         self.messages: list[Received] = []
         self.rcpt_replies: dict[str, str] = {}
         self.data_replies: deque[str] = deque()
+        self.busy_rcpts = 0  # answer this many RCPTs (of any address) with 451
         self.lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.rcpt_replies.get(address.lower())
         if reply:
             return reply
+        with self.lock:
+            if self.busy_rcpts > 0:
+                self.busy_rcpts -= 1
+                return "451 4.3.2 try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         if self.data_replies:
-            return self.data_replies.popleft()
+            reply = self.data_replies.popleft()
+            if reply == self.DROP:  # the client has sent its message but never hears back
+                server.transport.close()
+                return "421 closing"
+            return reply
         with self.lock:
             for rcpt in envelope.rcpt_tos:
                 self.messages.append(Received(envelope.mail_from, rcpt, envelope.content))
@@ -60,6 +71,14 @@ class SMTPHandler:
     def to(self, address: str) -> list[Received]:
         with self.lock:
             return [m for m in self.messages if m.rcpt_to.lower() == address.lower()]
+
+    def counts(self, addresses) -> dict[str, int]:
+        wanted = {a.lower(): 0 for a in addresses}
+        with self.lock:
+            for message in self.messages:
+                if message.rcpt_to.lower() in wanted:
+                    wanted[message.rcpt_to.lower()] += 1
+        return wanted
 
 
 class SMTPServer:
@@ -126,12 +145,15 @@ class HTTPReceiver:
                 payload = reply.body if reply.body is not None else {}
                 if isinstance(payload, dict):
                     payload = json.dumps(payload).encode()
-                self.send_response(reply.status)
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(reply.status)
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting: that was the point of the delay
 
             do_POST = do_GET = do_PUT = _handle
 

@@ -14,7 +14,7 @@ from distributor.audience import add_subscriber, create_list, delete_list, list_
 from distributor.digest import trigger_digest
 from distributor.errors import NotFound
 from distributor.preview import preview_alert, preview_digest
-from distributor.subscribers import list_subscribers, remove_subscriber
+from distributor.subscribers import MAX_ID, list_subscribers, remove_subscriber
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_token)])
 
@@ -65,7 +65,7 @@ def post_subscriber(body: SubscriberIn, request: Request) -> dict:
 @router.get("/subscribers", summary="Subscriptions, a page at a time")
 def get_subscribers(request: Request, list_name: str | None = Query(None, alias="list"),
                     status: str | None = None, limit: int = Query(100, ge=1, le=1000),
-                    after: int = Query(0, ge=0)) -> dict:
+                    after: int = Query(0, ge=0, le=MAX_ID)) -> dict:
     rows = list_subscribers(request.app.state.db, list_name, status, limit, after)
     return {"items": rows, "next_after": rows[-1]["id"] if len(rows) == limit else None}
 

@@ -131,3 +131,13 @@ def test_work_whose_wake_up_was_lost_is_sent_by_the_sweeper(stack):
     assert batches >= 1 and posts >= 1
     wait_settled(stack, result.guid)
     assert len(stack.smtp.handler.to(email)) == 1
+
+
+def test_no_secret_reaches_the_worker_log(stack):
+    """Runs last in this module: the log holds every task the stack has run so far."""
+    from tests.conftest import API_TOKEN, SECRET_KEY, WEBHOOK_SECRET
+
+    log = stack.worker.output()
+    assert "succeeded" in log  # the log is real and has seen work
+    for secret in (SECRET_KEY, API_TOKEN, WEBHOOK_SECRET, WEBHOOK_SECRET.removeprefix("whsec_")):
+        assert secret not in log

@@ -1,0 +1,87 @@
+"""A channel in trouble, and poison input that must not block the queue."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from distributor import outbox
+from distributor.articles import ingest
+from distributor.audience import add_subscriber, create_list
+from distributor.digest import trigger_digest
+from distributor.reports import deliveries, is_settled
+from distributor.store import Send
+from tests.faults.conftest import report
+from tests.peers import Reply, wait_for
+
+
+def test_a_channel_in_trouble_gets_one_post_not_before_its_retry_after(fault_stack,
+                                                                       http_receiver):
+    stack = fault_stack(channels=[{"name": "shaky", "type": "webhook",
+                                   "url": http_receiver.url("/shaky"), "rate": "100/s"}])
+    http_receiver.replies.extend([
+        Reply(503, {"error": "unavailable"}),
+        Reply(200, delay=2.5),  # longer than DISTRIBUTOR_HTTP_TIMEOUT=1: a timeout
+        Reply(429, {"error": "slow down"}, headers={"Retry-After": "2"}),
+        Reply(200, {"id": "remote-1"}),
+    ])
+    stack.worker(concurrency=2)
+    stack.beat()
+    started = time.monotonic()
+    result = ingest(stack.db, stack.settings, {"url": "https://news.example.org/shaky",
+                                               "title": "Channel trouble"})
+    stack.dispatcher.fan_out(result.article_id)
+    post = wait_for(lambda: (r := deliveries(stack.db, result.guid)) and is_settled(r)
+                    and r["channels"][0], timeout=60, what="the post to settle")
+    got = http_receiver.to("/shaky")
+    throttled, delivered = got[2], got[3]
+    report("channel trouble", requests=len(got), state=post["state"],
+           waited_after_429=round(delivered.at - throttled.at, 2),
+           seconds=round(time.monotonic() - started, 1))
+    assert post["state"] == "sent" and post["attempts"] == 4
+    assert len(got) == 4 and len({r.headers["webhook-id"] for r in got}) == 1
+    assert delivered.at - throttled.at >= 2.0
+
+
+def test_a_broken_template_fails_its_send_and_nothing_else(fault_stack, smtp_server,
+                                                            http_receiver, tmp_path):
+    overrides = tmp_path / "overrides"
+    (overrides / "email").mkdir(parents=True)
+    (overrides / "channels").mkdir()
+    (overrides / "email" / "digest.html.j2").write_text("{{ no_such_thing.title }}")
+    (overrides / "channels" / "broken.j2").write_text("{% for %}")
+    stack = fault_stack(channels=[
+        {"name": "broken", "type": "webhook", "url": http_receiver.url("/broken"),
+         "template": "channels/broken.j2"},
+        {"name": "fine", "type": "webhook", "url": http_receiver.url("/fine")},
+    ], templates_dir=str(overrides))
+    create_list(stack.db, "alerts", instant=True)
+    create_list(stack.db, "daily", instant=False, schedule="0 7 * * *")
+    reader = f"poison-{time.time_ns()}@example.com"
+    add_subscriber(stack.db, reader, "alerts")
+    add_subscriber(stack.db, reader, "daily")
+    stack.worker(concurrency=2)
+
+    result = ingest(stack.db, stack.settings, {"url": "https://news.example.org/poison",
+                                               "title": "Poison"})
+    stack.dispatcher.fan_out(result.article_id)
+    digest = trigger_digest(stack.db, stack.settings, "daily")
+    outbox.enqueue_send(stack.db, stack.dispatcher, digest.send_id, datetime.now(UTC))
+
+    settled = wait_for(lambda: (r := deliveries(stack.db, result.guid)) and is_settled(r) and r,
+                       timeout=30, what="the article to settle")
+    posts = {p["channel"]: p for p in settled["channels"]}
+    assert posts["fine"]["state"] == "sent"
+    assert posts["broken"]["state"] == "failed" and "TemplateSyntaxError" in posts["broken"]["error"]
+    assert settled["sends"][0]["sent"] == 1
+    with stack.db.session() as session:
+        failed = wait_for(lambda: (s := session.get(Send, digest.send_id)) and
+                          session.refresh(s) is None and s.state == "failed" and s,
+                          timeout=30, what="the digest send to fail")
+        assert "rendering failed" in failed.error and "no_such_thing" in failed.error
+        assert session.scalar(select(Send.state).where(Send.article_id == result.article_id)) \
+            == "done"
+    assert len(smtp_server.handler.to(reader)) == 1  # the alert went; the digest did not
+    report("poison input", alert="sent", digest=failed.state, broken_channel="failed")

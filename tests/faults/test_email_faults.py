@@ -1,0 +1,112 @@
+"""Nothing lost, nothing twice: a killed worker, a flushed broker, a troubled SMTP
+server, a database that drops its connections. Each prints its figures."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import select, text
+
+from distributor.articles import ingest
+from distributor.store import Subscriber, Subscription, Suppression
+from distributor.tokens import email_digest
+from tests.faults.conftest import report, tally, wait_all_delivered
+from tests.peers import SMTPHandler, wait_for
+
+
+def publish(stack, title: str) -> None:
+    result = ingest(stack.db, stack.settings, {
+        "url": f"https://news.example.org/{title.replace(' ', '-')}-{time.time_ns()}",
+        "title": title})
+    stack.dispatcher.fan_out(result.article_id)
+
+
+def test_a_killed_worker_loses_nothing_and_repeats_at_most_the_one_in_flight(
+        fault_stack, smtp_server):
+    stack = fault_stack()
+    emails = stack.seed("killed", 2000)
+    first = stack.worker(concurrency=1)
+    stack.beat()
+    started = time.monotonic()
+    publish(stack, "Worker killed")
+    wait_for(lambda: tally(smtp_server, emails)[0] >= 500, timeout=60, what="500 deliveries")
+    first.kill()
+    stack.worker(concurrency=1)
+    wait_all_delivered(smtp_server, emails)
+    delivered, lost, duplicates = tally(smtp_server, emails)
+    report("worker killed", recipients=len(emails), delivered=delivered, lost=lost,
+           duplicates=duplicates, seconds=round(time.monotonic() - started, 1))
+    assert lost == 0 and duplicates <= 1
+
+
+def test_a_flushed_broker_loses_nothing(fault_stack, smtp_server, redis_client):
+    stack = fault_stack()
+    emails = stack.seed("flushed", 2000)
+    stack.worker(concurrency=1)
+    stack.beat()
+    started = time.monotonic()
+    publish(stack, "Broker lost")
+    wait_for(lambda: tally(smtp_server, emails)[0] >= 300, timeout=60, what="300 deliveries")
+    prefix = stack.settings.broker_prefix
+    lost_keys = [k for k in redis_client.scan_iter(f"{prefix}*")
+                 if b"rate" not in k and b"beat" not in k]
+    if lost_keys:
+        redis_client.delete(*lost_keys)  # every queued task message of this stack is gone
+    wait_all_delivered(smtp_server, emails)
+    delivered, lost, duplicates = tally(smtp_server, emails)
+    report("broker lost", recipients=len(emails), delivered=delivered, lost=lost,
+           duplicates=duplicates, keys_deleted=len(lost_keys),
+           seconds=round(time.monotonic() - started, 1))
+    assert lost == 0 and duplicates <= 1
+
+
+def test_smtp_trouble_is_retried_and_refusals_are_suppressed(fault_stack, smtp_server):
+    stack = fault_stack()
+    emails = stack.seed("trouble", 300)
+    refused = [emails[10], emails[200]]
+    for email in refused:
+        smtp_server.handler.rcpt_replies[email] = "550 5.1.1 no such mailbox"
+    smtp_server.handler.busy_rcpts = 12
+    smtp_server.handler.data_replies.append(SMTPHandler.DROP)
+    stack.worker(concurrency=1)
+    stack.beat()
+    started = time.monotonic()
+    publish(stack, "SMTP trouble")
+    others = [e for e in emails if e not in refused]
+    wait_all_delivered(smtp_server, others, timeout=90)
+    delivered, lost, duplicates = tally(smtp_server, others)
+    with stack.db.session() as session:
+        suppressed = [e for e in refused if session.scalar(select(Suppression.id).where(
+            Suppression.email_hash == email_digest(e)))]
+        statuses = set(session.scalars(select(Subscription.status).join(
+            Subscriber, Subscriber.id == Subscription.subscriber_id).where(
+            Subscriber.email.in_(refused))))
+    report("smtp trouble", recipients=len(others), delivered=delivered, lost=lost,
+           duplicates=duplicates, bounced=len(suppressed),
+           seconds=round(time.monotonic() - started, 1))
+    assert lost == 0 and duplicates == 0
+    assert smtp_server.handler.counts(refused) == {e: 0 for e in refused}
+    assert len(suppressed) == 2 and statuses == {"bounced"}
+
+
+def test_a_database_that_drops_its_connections_loses_nothing(fault_stack, smtp_server, backend):
+    if backend != "postgresql":
+        pytest.skip("pg_terminate_backend needs PostgreSQL (set DISTRIBUTOR_TEST_POSTGRES_URL)")
+    stack = fault_stack()
+    emails = stack.seed("dbdrop", 2000)
+    stack.worker(concurrency=1)
+    stack.beat()
+    started = time.monotonic()
+    publish(stack, "Database hiccup")
+    wait_for(lambda: tally(smtp_server, emails)[0] >= 300, timeout=60, what="300 deliveries")
+    with stack.db.engine.connect() as connection:
+        killed = connection.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    wait_all_delivered(smtp_server, emails)
+    delivered, lost, duplicates = tally(smtp_server, emails)
+    report("database hiccup", recipients=len(emails), delivered=delivered, lost=lost,
+           duplicates=duplicates, connections_killed=killed,
+           seconds=round(time.monotonic() - started, 1))
+    assert lost == 0 and duplicates <= 1
