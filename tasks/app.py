@@ -7,7 +7,7 @@ when its worker dies, prefetch 1, time limits under the visibility timeout.
 from __future__ import annotations
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import setup_logging, worker_process_init, worker_ready, worker_shutdown
 from kombu import Queue
 
 from distributor.config import Settings
@@ -63,3 +63,33 @@ def _fresh_connections(**_) -> None:
     from tasks import runtime
 
     runtime.reset()
+
+
+@setup_logging.connect
+def _logging(loglevel=None, **_) -> None:
+    """Our one log format (text or JSON lines, secrets redacted) instead of celery's."""
+    from distributor.logs import setup_logging as configure
+    from tasks import runtime
+
+    configure(runtime.settings(), level=loglevel)
+
+
+_heartbeat = None
+
+
+@worker_ready.connect
+def _start_heartbeat(sender=None, **_) -> None:
+    """Leave a heartbeat in Redis so /health and /metrics see this worker."""
+    global _heartbeat
+    from distributor.monitor.heartbeat import WorkerHeartbeat
+    from distributor.monitor.queues import broker_client
+    from tasks import runtime
+
+    hostname = getattr(sender, "hostname", None) or "worker"
+    _heartbeat = WorkerHeartbeat(broker_client(runtime.settings(), timeout=5), hostname).start()
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(**_) -> None:
+    if _heartbeat is not None:
+        _heartbeat.stop()
