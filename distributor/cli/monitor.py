@@ -132,19 +132,18 @@ def failures_list(obj: Context, as_json: bool) -> None:
     items = list_failures(obj.db)
 
     def human(items) -> None:
-        from rich.console import Console
-        from rich.table import Table
-
-        console = Console()
         if not items:
-            console.print("no failures")
+            click.echo("no failures")
             return
-        table = Table("id", "what", "when", "attempts", "error")
-        for i in items:
-            table.add_row(i["id"], i["what"], (i["at"] or "")[:19].replace("T", " "),
-                          "" if i["attempts"] is None else str(i["attempts"]), i["error"] or "")
-        console.print(table)
-        console.print("retry one with `distributor failures retry ID`, all with --all")
+        for i in items:  # blocks, not a table: error texts are long and must stay whole
+            attempts = "" if i["attempts"] is None else f" · {i['attempts']} attempts"
+            when = (i["at"] or "")[:19].replace("T", " ")
+            click.echo(f"{i['id']:<14} {i['kind']}: {i['what']}")
+            click.echo(f"{'':<14} {i['state']} at {when} UTC{attempts}"
+                       + ("" if i["retryable"] else " · not retried (address suppressed)"))
+            click.echo(f"{'':<14} error: {i['error'] or '(none recorded)'}")
+        click.echo(f"\n{len(items)} failures. Retry one with `distributor failures retry ID`, "
+                   "all with `--all`.")
 
     emit(items, as_json, human)
 
