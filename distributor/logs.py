@@ -10,14 +10,34 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from distributor.config import Settings
 
-CONTEXT = ("guid", "send_id", "batch_id", "post_id", "channel", "list", "failure_id",
-           "task", "task_id")
+CONTEXT = ("guid", "article_id", "send_id", "batch_id", "post_id", "channel", "list",
+           "failure_id", "task", "task_id")
 REDACTED = "[redacted]"
 _MARK = "_distributor_handler"
+# What the current task works on; set by the worker around each task (tasks/app.py).
+current: ContextVar[dict | None] = ContextVar("distributor_log_context", default=None)
+
+
+def bind(**values) -> object:
+    """Attach values to every log line of this thread until `unbind(token)`."""
+    return current.set({k: v for k, v in values.items() if v is not None})
+
+
+def unbind(token) -> None:
+    current.reset(token)
+
+
+class AddContext(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in (current.get() or {}).items():
+            if getattr(record, key, None) is None:
+                setattr(record, key, value)
+        return True
 
 
 class RedactSecrets(logging.Filter):
@@ -87,6 +107,7 @@ def setup_logging(settings: Settings, level: str | int | None = None, stream=Non
     handler = logging.StreamHandler(stream or sys.stderr)
     setattr(handler, _MARK, True)
     handler.setFormatter(JSONFormatter() if settings.log_format == "json" else TextFormatter())
+    handler.addFilter(AddContext())
     handler.addFilter(RedactSecrets(settings.secret_values()))
     root = logging.getLogger()
     root.handlers = [h for h in root.handlers if not getattr(h, _MARK, False)]
