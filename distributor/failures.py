@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select, update
@@ -108,9 +109,16 @@ def list_failures(db: Database, limit: int = 200) -> list[dict[str, Any]]:
 class Retried:
     id: str
     what: str
+    enqueued: bool = True
+
+    @property
+    def status(self) -> str:
+        if self.enqueued:
+            return "re-opened and enqueued"
+        return "re-opened; the broker did not answer, the sweeper enqueues it when it is back"
 
     def as_dict(self) -> dict[str, str]:
-        return {"id": self.id, "what": self.what, "status": "re-opened and enqueued"}
+        return {"id": self.id, "what": self.what, "status": self.status}
 
 
 def retry(db: Database, dispatcher, failure_id: str, now: datetime | None = None) -> Retried:
@@ -123,14 +131,21 @@ def retry(db: Database, dispatcher, failure_id: str, now: datetime | None = None
                            "not retried", {"id": "not retryable"})
     if kind == "post":
         what = _reopen_post(db, number, failure_id, now)
-        dispatcher.post(number)
+        wake = partial(dispatcher.post, number)
     elif kind == "batch":
         what = _reopen_batch(db, number, failure_id, now)
-        dispatcher.send_batch(number)
+        wake = partial(dispatcher.send_batch, number)
     else:
         what = _reopen_send(db, number, failure_id)
-        outbox.enqueue_send(db, dispatcher, number, now)
-    log.info("retry %s: %s", failure_id, what, extra={"failure_id": failure_id})
+        wake = partial(outbox.enqueue_send, db, dispatcher, number, now)
+    try:
+        wake()
+    except Exception as exc:  # reopened in the database: the sweeper sends it later
+        log.warning("retry %s: re-opened but not enqueued (%s)", failure_id,
+                    type(exc).__name__, extra={"failure_id": failure_id})
+        return Retried(failure_id, what, enqueued=False)
+    log.info("retry %s: %s re-opened and enqueued", failure_id, what,
+             extra={"failure_id": failure_id})
     return Retried(failure_id, what)
 
 

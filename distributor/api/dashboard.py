@@ -188,7 +188,7 @@ async def retry_failure(failure_id: str, request: Request) -> Response:
         done = await run_in_threadpool(retry, state.db, state.dispatcher, failure_id)
     except DistributorError as exc:
         return _back(request, str(exc), ok=False)
-    return _back(request, f"{done.id}: {done.what} re-opened and enqueued")
+    return _back(request, f"{done.id}: {done.what} {done.status}")
 
 
 @router.post("/dashboard/digests/{list_name}/send")

@@ -161,6 +161,6 @@ def failures_retry(obj: Context, failure_id: str | None, retry_everything: bool)
     done = (retry_all(obj.db, obj.dispatcher) if retry_everything
             else [retry(obj.db, obj.dispatcher, failure_id)])
     for item in done:
-        click.echo(f"{item.id}: {item.what} re-opened and enqueued")
+        click.echo(f"{item.id}: {item.what} {item.status}")
     if not done:
         click.echo("nothing to retry")

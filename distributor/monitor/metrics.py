@@ -11,7 +11,7 @@ import time
 import redis
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from distributor.config import Settings
@@ -24,6 +24,7 @@ from distributor.monitor.queues import (
 from distributor.store import ChannelPost, Database, Delivery, MailingList, Send
 
 log = logging.getLogger("distributor.metrics")
+OPEN_POST_STATES = ("planned", "running", "retrying")
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200)
 
 
@@ -43,15 +44,15 @@ class LedgerCollector:
         try:
             with self.db.session() as session:
                 emails = session.execute(
-                    select(MailingList.name, Delivery.state, func.count(), func.sum(
-                        Delivery.attempts - 1))
+                    select(MailingList.name, Delivery.state, func.count(),
+                           func.sum(case((Delivery.attempts > 1, Delivery.attempts - 1), else_=0)))
                     .join(Send, Send.id == Delivery.send_id)
                     .join(MailingList, MailingList.id == Send.list_id)
                     .group_by(MailingList.name, Delivery.state)).all()
                 posts = session.execute(
                     select(ChannelPost.channel, ChannelPost.state, func.count(),
-                           func.sum(ChannelPost.attempts - 1))
-                    .where(ChannelPost.attempts > 0)
+                           func.sum(case((ChannelPost.attempts > 1, ChannelPost.attempts - 1),
+                                         else_=0)))
                     .group_by(ChannelPost.channel, ChannelPost.state)).all()
                 durations = session.execute(
                     select(MailingList.name, Send.created_at, Send.finished_at)
@@ -67,26 +68,39 @@ class LedgerCollector:
         up.add_metric([], 1)
         yield up
 
-        sent = CounterMetricFamily("distributor_emails", "Emails by list and result "
-                                   "(sent, failed, bounced, deferred, skipped)",
-                                   labels=["list", "result"])
+        # Counters hold final results only (they must not go down); what may still
+        # change (deferred emails, posts planned/running/retrying) is a gauge.
+        sent = CounterMetricFamily("distributor_emails", "Emails by list and final result "
+                                   "(sent, failed, bounced, skipped)", labels=["list", "result"])
+        deferred = GaugeMetricFamily("distributor_emails_deferred",
+                                     "Recipients waiting for another try (SMTP 4xx)",
+                                     labels=["list"])
         retries = CounterMetricFamily("distributor_retries", "Extra attempts beyond the first",
                                       labels=["kind", "name"])
         for list_name, state, count, extra in emails:
-            sent.add_metric([list_name, state], count)
+            if state == "deferred":
+                deferred.add_metric([list_name], count)
+            else:
+                sent.add_metric([list_name, state], count)
             if extra:
                 retries.add_metric(["email", list_name], extra)
         yield sent
+        yield deferred
 
         channel = CounterMetricFamily("distributor_channel_posts", "Channel posts by channel "
-                                      "and result (state)", labels=["channel", "result"])
+                                      "and final result (sent, accepted, failed, …)",
+                                      labels=["channel", "result"])
+        pending = GaugeMetricFamily("distributor_channel_posts_open", "Channel posts not "
+                                    "finished yet, by state", labels=["channel", "state"])
         extra_by_channel: dict[str, int] = {}
         for name, state, count, extra in posts:
-            channel.add_metric([name, state], count)
+            family = pending if state in OPEN_POST_STATES else channel
+            family.add_metric([name, state], count)
             extra_by_channel[name] = extra_by_channel.get(name, 0) + max(0, extra or 0)
         for name, extra in extra_by_channel.items():
             retries.add_metric(["channel", name], extra)
         yield channel
+        yield pending
         yield retries
 
         states = GaugeMetricFamily("distributor_sends", "Email sends by state", labels=["state"])

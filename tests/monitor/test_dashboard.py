@@ -151,3 +151,18 @@ def test_dashboard_in_a_real_browser(monitored, start_worker, served, browser):
     time.sleep(0.3)
     browser.save_screenshot(str(ARTIFACTS / "dashboard-phone.png"))
     shutil.copy(ARTIFACTS / "dashboard.png", ARTIFACTS / "dashboard-latest.png")
+
+
+def test_dashboard_and_status_say_plainly_when_redis_is_down(monitored):
+    from distributor.config import load_settings
+
+    settings = load_settings({**monitored.env,
+                              "DISTRIBUTOR_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0"})
+    client = TestClient(create_app(settings, monitored.db, monitored.dispatcher))
+    client.post("/login", data={"token": API_TOKEN})
+    started = time.monotonic()
+    page = client.get("/")
+    assert page.status_code == 200 and "Broker (Redis) unreachable" in page.text
+    status = client.get("/v1/status", headers={"Authorization": f"Bearer {API_TOKEN}"})
+    assert status.json()["broker"].startswith("unreachable")
+    assert time.monotonic() - started < 10
