@@ -29,7 +29,10 @@ def bind(**values) -> object:
 
 
 def unbind(token) -> None:
-    current.reset(token)
+    try:
+        current.reset(token)
+    except ValueError:  # set in another context: nothing of ours to undo here
+        current.set(None)
 
 
 class AddContext(logging.Filter):

@@ -60,10 +60,13 @@ def test_metrics_counts_match_the_ledger_after_a_send(monitored, start_worker):
 
     def settled():
         text = client.get("/metrics").text
-        return text if sample(text, "distributor_emails_total", list="breaking",
-                              result="sent") == 3 else None
+        emails = sample(text, "distributor_emails_total", list="breaking", result="sent")
+        posts = sample(text, "distributor_channel_posts_total", channel="newsroom-hook",
+                       result="sent")
+        duration = sample(text, "distributor_send_duration_seconds_count", list="breaking")
+        return text if (emails, posts, duration) == (3, 1, 1) else None
 
-    text = wait_for(settled, timeout=30, what="the metrics to show the send")
+    text = wait_for(settled, timeout=30, what="the metrics to show the send and the post")
     with monitored.db.session() as session:
         sent = session.scalar(select(func.count()).select_from(Delivery)
                               .where(Delivery.state == "sent"))

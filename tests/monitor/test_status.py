@@ -62,3 +62,12 @@ def test_status_says_plainly_and_fast_when_redis_is_down(monitored):
 
     result = monitored.cli("status", "--json", env_broker="redis://127.0.0.1:1/0")
     assert json.loads(result.stdout)["broker"].startswith("unreachable")
+
+
+def test_status_shows_the_last_beat_run_once_the_sweeper_ran(monitored, start_worker):
+    assert snapshot(monitored.db, None, monitored.settings)["beat"] is None
+    start_worker(monitored.env)
+    monitored.dispatcher.app.send_task("maintenance.sweep")
+    beat = wait_for(lambda: snapshot(monitored.db, None, monitored.settings)["beat"],
+                    timeout=20, what="the sweeper to record its run")
+    assert beat["seconds_ago"] < 20
