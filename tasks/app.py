@@ -7,7 +7,14 @@ when its worker dies, prefetch 1, time limits under the visibility timeout.
 from __future__ import annotations
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import (
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+    worker_ready,
+    worker_shutdown,
+)
 from kombu import Queue
 
 from distributor.config import Settings
@@ -65,3 +72,59 @@ def _fresh_connections(**_) -> None:
     from tasks import runtime
 
     runtime.reset()
+
+
+@setup_logging.connect
+def _logging(loglevel=None, **_) -> None:
+    """Our one log format (text or JSON lines, secrets redacted) instead of celery's."""
+    from distributor.logs import setup_logging as configure
+    from tasks import runtime
+
+    configure(runtime.settings(), level=loglevel)
+
+
+_heartbeat = None
+
+
+@worker_ready.connect
+def _start_heartbeat(sender=None, **_) -> None:
+    """Leave a heartbeat in Redis so /health and /metrics see this worker."""
+    global _heartbeat
+    from distributor.monitor.heartbeat import WorkerHeartbeat
+    from distributor.monitor.queues import broker_client
+    from tasks import runtime
+
+    hostname = getattr(sender, "hostname", None) or "worker"
+    settings = runtime.settings()
+    _heartbeat = WorkerHeartbeat(broker_client(settings, timeout=5), hostname,
+                                 prefix=settings.broker_prefix).start()
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(**_) -> None:
+    if _heartbeat is not None:
+        _heartbeat.stop()
+
+
+# The id each task works on, by task name: added to every log line the task writes.
+_TASK_IDS = {"channels.post": "post_id", "email.send_batch": "batch_id",
+             "publish.fan_out": "article_id"}
+
+
+@task_prerun.connect
+def _bind_log_context(task_id=None, task=None, args=None, **_) -> None:
+    from distributor.logs import bind
+
+    name = getattr(task, "name", None)
+    key = _TASK_IDS.get(name)
+    ids = {key: args[0]} if key and args else {}
+    task.request.distributor_log_token = bind(task=name, task_id=task_id, **ids)
+
+
+@task_postrun.connect
+def _unbind_log_context(task=None, **_) -> None:
+    from distributor.logs import unbind
+
+    token = getattr(task.request, "distributor_log_token", None)
+    if token is not None:
+        unbind(token)

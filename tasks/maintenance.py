@@ -1,7 +1,10 @@
 import logging
 from datetime import UTC, datetime
 
+from redis import RedisError
+
 from distributor import outbox
+from distributor.monitor.queues import record_beat
 from tasks import runtime
 from tasks.app import app
 from tasks.dispatch import CeleryDispatcher
@@ -11,6 +14,10 @@ log = logging.getLogger("distributor.sweeper")
 
 @app.task(name="maintenance.sweep")
 def sweep() -> dict:
+    try:  # the last beat run, for `distributor status` and the dashboard
+        record_beat(runtime.redis_client(), prefix=runtime.settings().broker_prefix)
+    except RedisError as exc:
+        log.warning("beat heartbeat not recorded: %s", type(exc).__name__)
     batches, posts = outbox.sweep(runtime.db(), CeleryDispatcher(app), datetime.now(UTC),
                                   runtime.sweep_grace())
     if batches or posts:

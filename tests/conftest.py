@@ -137,6 +137,8 @@ def settings_env(tmp: Path, database_url: str, redis_url: str, smtp_url: str,
         "DISTRIBUTOR_FROM": "StratNews <news@news.example.org>",
         "DISTRIBUTOR_VAR_DIR": str(tmp / "var"),
         "DISTRIBUTOR_CONFIG": str(config or write_config(tmp / "distributor.toml")),
+        # Each stack its own keys: no worker ever takes another stack's tasks.
+        "DISTRIBUTOR_BROKER_PREFIX": f"t{uuid.uuid4().hex[:8]}:",
     }
     env.update({f"DISTRIBUTOR_{k.upper()}": v for k, v in extra.items()})
     return env
@@ -243,3 +245,17 @@ def pytest_report_header(config):
 
 def settle(seconds: float) -> None:
     time.sleep(seconds)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_peer_replies(request):
+    """Replies queued on the shared peers by one test never leak into the next."""
+    yield
+    if "http_receiver" in request.fixturenames or "stack" in request.fixturenames:
+        receiver = request.getfixturevalue("http_receiver")
+        receiver.replies.clear()
+        receiver.path_replies.clear()
+    if "smtp_server" in request.fixturenames or "stack" in request.fixturenames:
+        handler = request.getfixturevalue("smtp_server").handler
+        handler.data_replies.clear()
+        handler.busy_rcpts = 0

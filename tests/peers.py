@@ -120,11 +120,13 @@ class Reply:
 
 
 class HTTPReceiver:
-    """A local HTTP server. `replies` is a queue of Reply; when empty it answers 200 {}."""
+    """A local HTTP server. Replies queued for a path with `reply_on` come first, then
+    the shared `replies` queue; when both are empty it answers 200 {}."""
 
     def __init__(self):
         self.requests: list[Request] = []
         self.replies: deque[Reply] = deque()
+        self.path_replies: dict[str, deque[Reply]] = {}
         self.lock = threading.Lock()
         receiver = self
 
@@ -139,7 +141,11 @@ class HTTPReceiver:
                     receiver.requests.append(Request(self.command, self.path,
                                                      dict(self.headers.items()), body,
                                                      time.monotonic()))
-                    reply = receiver.replies.popleft() if receiver.replies else Reply()
+                    own = receiver.path_replies.get(self.path.split("?")[0])
+                    if own:
+                        reply = own.popleft()
+                    else:
+                        reply = receiver.replies.popleft() if receiver.replies else Reply()
                 if reply.delay:
                     time.sleep(reply.delay)
                 payload = reply.body if reply.body is not None else {}
@@ -161,6 +167,10 @@ class HTTPReceiver:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def reply_on(self, path: str, *replies: Reply) -> None:
+        with self.lock:
+            self.path_replies.setdefault(path, deque()).extend(replies)
 
     def url(self, path: str = "/") -> str:
         return f"http://127.0.0.1:{self.port}{path}"

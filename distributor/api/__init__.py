@@ -1,4 +1,4 @@
-"""The HTTP API: publish hook, admin API, health, unsubscribe pages."""
+"""The HTTP API: publish hook, admin API, health, metrics, unsubscribe pages, dashboard."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from fastapi import FastAPI
 
 from distributor.api.articles import router as articles_router
 from distributor.api.audience import router as audience_router
+from distributor.api.dashboard import router as dashboard_router
 from distributor.api.errors import BodyLimit, install_error_handlers
+from distributor.api.monitor import router as monitor_router
 from distributor.api.public import router as public_router
 from distributor.api.subscribe import router as subscribe_router
 from distributor.config import Settings
@@ -36,4 +38,6 @@ def create_app(settings: Settings, db: Database, dispatcher: Dispatcher,
     app.include_router(audience_router)
     app.include_router(public_router)
     app.include_router(subscribe_router)
+    app.include_router(monitor_router)
+    app.include_router(dashboard_router)
     return app

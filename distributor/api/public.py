@@ -13,19 +13,30 @@ from distributor.render.templates import environment
 router = APIRouter()
 
 
-@router.get("/health", summary="200 when the database and broker answer")
+@router.get("/health", summary="200 when the database and broker answer and a worker is alive")
 def health(request: Request) -> JSONResponse:
-    from distributor.monitor import broker_client
+    """503 with the reasons when the database or the broker does not answer (short
+    timeouts), or when no worker left a heartbeat within the last minute."""
+    import time
+
+    from distributor.monitor.queues import broker_client, worker_heartbeats
 
     problems = []
     try:
         request.app.state.db.ping()
     except DistributorError as exc:
         problems.append(str(exc))
+    client = broker_client(request.app.state.settings)
     try:
-        broker_client(request.app.state.settings).ping()
+        client.ping()
+        beats = worker_heartbeats(client, request.app.state.settings.broker_prefix)
+        now = time.time()
+        if not any(now - ts < 60 for ts in beats.values()):
+            problems.append("no worker alive: none left a heartbeat within the last minute")
     except Exception as exc:
         problems.append(f"broker does not answer: {type(exc).__name__}")
+    finally:
+        client.close()
     if problems:
         return JSONResponse({"status": "unhealthy", "problems": problems}, 503)
     return JSONResponse({"status": "ok"})

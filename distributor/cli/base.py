@@ -21,7 +21,11 @@ class Context:
 
     @cached_property
     def settings(self) -> Settings:
-        return load_settings()
+        from distributor.logs import setup_logging
+
+        settings = load_settings()
+        setup_logging(settings)
+        return settings
 
     @cached_property
     def db(self):

@@ -1,4 +1,4 @@
-"""Operating the service: db, deliveries, status, and the worker, beat and api processes."""
+"""Operating the service: db, deliveries, and the worker, beat and api processes."""
 
 from __future__ import annotations
 
@@ -63,35 +63,6 @@ def deliveries(obj: Context, guid: str, as_json: bool) -> None:
     emit(data, as_json, human)
 
 
-@click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-@pass_ctx
-def status(obj: Context, as_json: bool) -> None:
-    """Queues, workers and the sends of the last 24 hours."""
-    from distributor.monitor import snapshot
-
-    data = snapshot(obj.db, obj.celery, obj.settings)
-
-    def human(data) -> None:
-        from rich.console import Console
-        from rich.table import Table
-
-        console = Console()
-        queues = Table("queue", "waiting", "taken, not acked", title="queues")
-        for q in data["queues"]:
-            queues.add_row(q["name"], str(q["waiting"]), str(q["unacked"]))
-        console.print(queues if data["broker"] == "ok" else f"broker: {data['broker']}")
-        console.print(f"workers online: {len(data['workers'])} "
-                      + " ".join(w["name"] for w in data["workers"]))
-        sends = Table("send", "list", "kind", "state", "sent/planned", "failed", title="sends, 24 h")
-        for s in data["sends"]:
-            sends.add_row(str(s["send_id"]), s["list"], s["kind"], s["state"],
-                          f"{s['sent']}/{s['planned']}", str(s["failed"]))
-        console.print(sends)
-
-    emit(data, as_json, human)
-
-
 def _exec_celery(args: list[str]) -> None:
     os.execv(sys.executable, [sys.executable, "-m", "celery", "-A", "tasks", *args])
 
@@ -136,4 +107,4 @@ def api(obj: Context, host: str, port: int) -> None:
 
     app = create_app(obj.settings, obj.db, obj.dispatcher)
     uvicorn.run(app, host=host, port=port, log_level=obj.settings.log_level.lower(),
-                proxy_headers=True)
+                proxy_headers=True, log_config=None)  # distributor.logs set it up

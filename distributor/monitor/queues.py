@@ -1,0 +1,87 @@
+"""Redis-side facts: queue depths (priority sub-queues included), messages taken
+but not acknowledged, and the heartbeats that beat and the workers leave behind."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import redis
+
+from distributor.config import Settings
+
+QUEUES = ("publish", "email", "channels", "digests", "maintenance")
+PRIORITY_SEP = "\x06\x16"
+BEAT_KEY = "distributor:beat:last"
+WORKER_KEY = "distributor:worker:"  # + hostname; value: unix time of the last beat
+WORKER_TTL = 90  # a worker silent for this long is gone
+TIMEOUT = 1.5  # seconds: the monitor never hangs on a dead broker
+
+
+def broker_client(settings: Settings, timeout: float = TIMEOUT) -> redis.Redis:
+    return redis.Redis.from_url(settings.broker_url, socket_timeout=timeout,
+                                socket_connect_timeout=timeout, retry_on_timeout=False)
+
+
+def queue_depths(client: redis.Redis, prefix: str = "") -> list[dict[str, Any]]:
+    """Waiting messages per queue and messages taken by a worker but not yet acked.
+    `prefix` is DISTRIBUTOR_BROKER_PREFIX, which kombu puts before every key."""
+    pipe = client.pipeline()
+    for name in QUEUES:
+        pipe.llen(prefix + name)
+        for step in range(1, 10):
+            pipe.llen(f"{prefix}{name}{PRIORITY_SEP}{step}")
+    counts = pipe.execute()
+    unacked = {name: 0 for name in QUEUES}
+    for raw in client.hvals(prefix + "unacked")[:10_000]:
+        try:
+            routing_key = json.loads(raw)[2]
+        except (ValueError, IndexError, TypeError):
+            continue
+        if routing_key in unacked:
+            unacked[routing_key] += 1
+    return [{"name": name, "waiting": sum(counts[i * 10:(i + 1) * 10]),
+             "unacked": unacked[name]} for i, name in enumerate(QUEUES)]
+
+
+def record_beat(client: redis.Redis, now: float | None = None, prefix: str = "") -> None:
+    """Called by the sweeper that beat starts every minute."""
+    client.set(prefix + BEAT_KEY, f"{now or time.time():.3f}")
+
+
+def last_beat(client: redis.Redis, prefix: str = "") -> float | None:
+    value = client.get(prefix + BEAT_KEY)
+    return float(value) if value else None
+
+
+def record_worker(client: redis.Redis, hostname: str, now: float | None = None,
+                  prefix: str = "") -> None:
+    client.set(prefix + WORKER_KEY + hostname, f"{now or time.time():.3f}", ex=WORKER_TTL)
+
+
+def forget_worker(client: redis.Redis, hostname: str, prefix: str = "") -> None:
+    client.delete(prefix + WORKER_KEY + hostname)
+
+
+def worker_heartbeats(client: redis.Redis, prefix: str = "") -> dict[str, float]:
+    """Hostname -> unix time of its last heartbeat, for every worker seen lately."""
+    pattern = prefix + WORKER_KEY
+    keys = list(client.scan_iter(match=pattern + "*", count=100))[:1000]
+    values = client.mget(keys) if keys else []
+    return {key.decode()[len(pattern):]: float(value)
+            for key, value in zip(keys, values, strict=True) if value}
+
+
+def ping_workers(celery_app, expected: int = 0, timeout: float = 1.0) -> list[dict[str, Any]]:
+    """Workers that answer a control ping, with their active task count. Returns as
+    soon as `expected` workers replied (when known), else after `timeout`."""
+    replies = celery_app.control.ping(timeout=timeout, limit=expected or None) or []
+    names = sorted(name for reply in replies for name in reply)
+    active: dict[str, Any] = {}
+    if names:
+        active = celery_app.control.inspect(destination=names, timeout=timeout,
+                                            limit=len(names)).active() or {}
+    return [{"name": name, "active": len(active.get(name, []) or []),
+             "tasks": [t.get("name") for t in active.get(name, []) or []][:20]}
+            for name in names]

@@ -1,0 +1,72 @@
+"""A small stack per test: settings on a fresh SQLite file and the test Redis
+database (flushed first, so queue depths are ours), a webhook channel pointing at
+the local HTTP receiver, an instant list with subscribers. Workers start on demand."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+
+from distributor.articles import ingest
+from distributor.audience import add_subscriber, create_list
+from distributor.config import Settings, load_settings
+from distributor.store import Database
+from tasks.app import make_app
+from tasks.dispatch import CeleryDispatcher
+from tests.conftest import ROOT, settings_env, write_config
+
+
+@dataclass
+class Monitored:
+    settings: Settings
+    env: dict[str, str]
+    db: Database
+    dispatcher: CeleryDispatcher
+    http: object
+    smtp: object
+
+    def publish(self, title: str = "Monsoon session opens") -> int:
+        slug = uuid.uuid4().hex[:8]
+        result = ingest(self.db, self.settings, {"url": f"https://news.example.org/{slug}",
+                                                 "title": f"{title} {slug}",
+                                                 "section": "India"})
+        return result.article_id
+
+    def cli(self, *args: str, timeout: float = 30,
+            env_broker: str | None = None) -> subprocess.CompletedProcess:
+        env = {**os.environ, **self.env, "PYTHONPATH": str(ROOT)}
+        if env_broker:
+            env["DISTRIBUTOR_BROKER_URL"] = env_broker
+        return subprocess.run([sys.executable, "-c", "from distributor.cli import main; main()",
+                               *args],
+                              env=env,
+                              capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+@pytest.fixture()
+def monitored(tmp_path: Path, redis_url, smtp_server, http_receiver) -> Monitored:
+    redis.Redis.from_url(redis_url).flushdb()
+    http_receiver.replies.clear()
+    config = write_config(tmp_path / "distributor.toml", channels=[
+        {"name": "newsroom-hook", "type": "webhook",
+         "url": http_receiver.url(f"/hooks/{uuid.uuid4().hex[:6]}")}])
+    env = settings_env(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", redis_url,
+                       smtp_server.url, config)
+    settings = load_settings(env)
+    db = Database(settings.database_url.get_secret_value())
+    db.upgrade()
+    create_list(db, "breaking", instant=True)
+    for i in range(3):
+        add_subscriber(db, f"reader{i}-{uuid.uuid4().hex[:6]}@example.org", "breaking")
+    create_list(db, "morning", instant=False, schedule="0 7 * * *", timezone="Asia/Kolkata")
+    yield Monitored(settings, env, db, CeleryDispatcher(make_app(settings)), http_receiver,
+                    smtp_server)
+    db.dispose()
+    redis.Redis.from_url(redis_url).flushdb()

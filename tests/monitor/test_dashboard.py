@@ -1,0 +1,168 @@
+"""The dashboard: the token gate over HTTP, and the real thing in headless
+Chromium — sign in, see an article with its deliveries, retry a failed post."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from distributor import outbox
+from distributor.api import create_app
+from distributor.store import Article
+from tests.conftest import API_TOKEN, ROOT
+from tests.monitor.test_failures import post_state, publish_refused_post
+from tests.peers import free_port, wait_for
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+DRIVERS = (Path("/usr/bin/chromedriver"), Path("/usr/lib/chromium/chromedriver"))
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--no-first-run", "--disable-sync", "--disable-component-update",
+         "--disable-dev-shm-usage")
+
+
+def test_no_or_wrong_token_gets_401_and_the_login_page_never_data(monitored):
+    monitored.publish("Secret budget leak")
+    client = TestClient(create_app(monitored.settings, monitored.db, monitored.dispatcher))
+    page = client.get("/")
+    assert page.status_code == 401
+    assert 'name="token"' in page.text and "Secret budget leak" not in page.text
+    wrong = client.post("/login", data={"token": "nope"})
+    assert wrong.status_code == 401 and "not right" in wrong.text
+    forged = client.get("/", cookies={"distributor_session": "eyJ0IjoiYWJjIn0.forged"})
+    assert forged.status_code == 401 and "Secret budget leak" not in forged.text
+    assert client.post("/dashboard/failures/post:1/retry").status_code == 401
+
+    good = client.post("/login", data={"token": API_TOKEN}, follow_redirects=False)
+    assert good.status_code == 303
+    cookie = good.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    page = client.get("/")
+    assert page.status_code == 200 and "Secret budget leak" in page.text
+    assert 'http-equiv="refresh"' in page.text or "setInterval" in page.text
+    cross = client.post("/dashboard/failures/post:1/retry",
+                        headers={"Origin": "https://evil.example"})
+    assert cross.status_code == 403
+
+
+def _browser_ready() -> Path | None:
+    script = ROOT / "scripts" / "install_browser.sh"
+    if not CHROMIUM.exists():
+        subprocess.run(["sh", str(script)], timeout=900, check=False)
+    driver = next((d for d in DRIVERS if d.exists()), None)
+    return driver if CHROMIUM.exists() and driver else None
+
+
+@pytest.fixture()
+def browser():
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.skip("selenium is not installed (pip install selenium)")
+    driver_path = _browser_ready()
+    if driver_path is None:
+        pytest.skip("chromium and chromium-driver are missing and scripts/install_browser.sh "
+                    "could not install them (needs root and apt)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument("--window-size=1280,1200")
+    driver = webdriver.Chrome(service=Service(str(driver_path)), options=options)
+    driver.set_page_load_timeout(20)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture()
+def served(monitored):
+    import uvicorn
+
+    app = create_app(monitored.settings, monitored.db, monitored.dispatcher)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, timeout=10, what="the API to listen")
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_dashboard_in_a_real_browser(monitored, start_worker, served, browser):
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+    )
+    from selenium.webdriver.common.by import By
+
+    guid = publish_refused_post(monitored, start_worker)
+    # a delivered article too, so the page shows both kinds
+    ok_id = monitored.publish("Cabinet clears the budget")
+    outbox.fan_out(monitored.db, monitored.dispatcher, ok_id, datetime.now(UTC))
+    with monitored.db.session() as session:
+        ok_guid = session.get(Article, ok_id).guid
+    wait_for(lambda: post_state(monitored, ok_guid) == "sent", timeout=30, what="second post")
+
+    def text_of(selector: str) -> str:  # the page swaps its live part every few seconds
+        try:
+            return browser.find_element(By.CSS_SELECTOR, selector).text
+        except (StaleElementReferenceException, NoSuchElementException):
+            return ""
+
+    article = f"tr.article[data-guid='{guid}']"
+    browser.get(served + "/")
+    assert "Sign in" in browser.title
+    assert "Refused by the hook" not in browser.page_source
+    browser.find_element(By.NAME, "token").send_keys(API_TOKEN)
+    browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
+    wait_for(lambda: "Dashboard" in browser.title, timeout=10, what="the dashboard")
+
+    row = text_of(article)
+    assert "newsroom-hook failed" in row and "breaking" in row
+    failure_id = browser.find_element(By.CSS_SELECTOR, "tr.failure").get_attribute("data-id")
+    assert "unknown chat id" in text_of(f"tr.failure[data-id='{failure_id}']")
+    ARTIFACTS.mkdir(exist_ok=True)
+    wait_for(lambda: "breaking done" in text_of(article), timeout=20,
+             what="the alert emails to show as sent")
+    browser.save_screenshot(str(ARTIFACTS / "dashboard-failure.png"))
+
+    # the receiver now says 200
+    browser.execute_script("document.querySelector(arguments[0]).click()",
+                           f"tr.failure[data-id='{failure_id}'] button.retry")
+    wait_for(lambda: "re-opened and enqueued" in browser.page_source, timeout=10,
+             what="the retry note")
+    wait_for(lambda: post_state(monitored, guid) == "sent", timeout=30, what="the retried post")
+
+    wait_for(lambda: "newsroom-hook sent" in text_of(article), timeout=20, interval=0.5,
+             what="the page to refresh itself and show the post sent")
+    assert "No failures" in text_of("#failures")
+    browser.save_screenshot(str(ARTIFACTS / "dashboard.png"))
+    browser.set_window_size(390, 1400)
+    time.sleep(0.3)
+    browser.save_screenshot(str(ARTIFACTS / "dashboard-phone.png"))
+    shutil.copy(ARTIFACTS / "dashboard.png", ARTIFACTS / "dashboard-latest.png")
+
+
+def test_dashboard_and_status_say_plainly_when_redis_is_down(monitored):
+    from distributor.config import load_settings
+
+    settings = load_settings({**monitored.env,
+                              "DISTRIBUTOR_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0"})
+    client = TestClient(create_app(settings, monitored.db, monitored.dispatcher))
+    client.post("/login", data={"token": API_TOKEN})
+    started = time.monotonic()
+    page = client.get("/")
+    assert page.status_code == 200 and "Broker (Redis) unreachable" in page.text
+    status = client.get("/v1/status", headers={"Authorization": f"Bearer {API_TOKEN}"})
+    assert status.json()["broker"].startswith("unreachable")
+    assert time.monotonic() - started < 10
