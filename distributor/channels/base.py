@@ -72,8 +72,8 @@ def retry_after_header(response: requests.Response) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        from email.utils import parsedate_to_datetime
         from datetime import UTC, datetime
+        from email.utils import parsedate_to_datetime
 
         try:
             when = parsedate_to_datetime(value)

@@ -60,7 +60,7 @@ def fence_markers(text: str) -> str:
         after = text[index + 1] if index + 1 < len(text) else None
         opens = is_boundary(before) and not (after is None or after.isspace())
         closes = not (before is None or before.isspace()) and is_boundary(after)
-        runs = (before is not None and before in MARKERS) or (after is not None and after in MARKERS)
+        runs = any(c is not None and c in MARKERS for c in (before, after))  # ** or __
         # Fence both sides: a space added on one side alone could give the other its power.
         out.append(ZWSP + ch + ZWSP if opens or closes or runs else ch)
     return "".join(out)

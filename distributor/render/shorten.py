@@ -17,7 +17,8 @@ from distributor.render.formats import ZWSP, is_boundary, measure
 
 ELLIPSIS = "\u2026"
 _ATOMS = {
-    "telegram-html": re.compile(r"<[^<>]*>|&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"),
+    "telegram-html": re.compile(
+        r"<[^<>]*>|&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"),
     "slack-mrkdwn": re.compile(r"<[^<>]*>|&(?:amp|lt|gt);"),
     "discord-markdown": re.compile(r"\\.", re.S),
     "whatsapp": re.compile(ZWSP + r"?[*_~`]" + ZWSP + "?"),

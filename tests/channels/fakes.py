@@ -23,7 +23,8 @@ Answer = tuple[int, dict, bytes]
 
 
 def as_json(status: int, body, headers: dict | None = None) -> Answer:
-    return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(body).encode()
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    return status, headers, json.dumps(body).encode()
 
 
 def as_text(status: int, body: str, headers: dict | None = None) -> Answer:
@@ -242,7 +243,8 @@ def telegram_parse(text: str) -> str:
         elif ch == "&":
             match = _TG_ENTITY.match(text, i)
             if not match:
-                raise ValueError(f"Character '&' is reserved at byte offset {len(text[:i].encode())}")
+                offset = len(text[:i].encode())
+                raise ValueError(f"Character '&' is reserved at byte offset {offset}")
             out.append(html.unescape(match.group(0)))
             i = match.end()
         elif ch == ">":
