@@ -10,6 +10,7 @@ from typing import Any
 import redis
 from sqlalchemy import select
 
+from distributor.channels.admin import disabled_channels
 from distributor.config import Settings
 from distributor.reports import send_counts, send_report
 from distributor.store import ChannelPost, Database, MailingList, Send
@@ -82,4 +83,5 @@ def snapshot(db: Database, celery_app, settings: Settings) -> dict[str, Any]:
         data["broker"] = f"unreachable: {type(exc).__name__}"
     data["sends"] = recent_sends(db, datetime.now(UTC) - timedelta(hours=24))
     data["channel_posts"] = troubled_posts(db)
+    data["disabled_channels"] = disabled_channels(db, settings)
     return data

@@ -118,3 +118,9 @@ def preview(db: Database, settings: Settings, name: str, guid: str) -> dict[str,
             "endpoint": adapter.endpoint(), "length": rendered.length, "limit": rendered.limit,
             "shortened": rendered.shortened, "text": rendered.text,
             "payload": adapter.payload(message)}
+
+
+def disabled_channels(db: Database, settings: Settings) -> list[dict[str, Any]]:
+    """Configured channels switched off because their endpoint is gone, and why."""
+    return [{"name": r["name"], "type": r["type"], "reason": r["reason"]}
+            for r in overview(db, settings) if r["state"] == "disabled"]

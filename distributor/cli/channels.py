@@ -25,6 +25,7 @@ def channels_list(obj: Context, as_json: bool) -> None:
 
     def table(rows) -> None:
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         if not rows:
@@ -37,8 +38,8 @@ def channels_list(obj: Context, as_json: bool) -> None:
             last = r["last_post"]
             last_text = f"{last['state']} {last['at'][:19]} {last['article']}" if last else "-"
             rate = r["rate"] + (" (default)" if r["rate_source"] == "default" else "")
-            out.add_row(r["name"], r["type"], ", ".join(r["sections"]) or "all", rate,
-                        state, last_text)
+            out.add_row(*(escape(cell) for cell in (
+                r["name"], r["type"], ", ".join(r["sections"]) or "all", rate, state, last_text)))
         Console().print(out)
 
     emit(overview(obj.db, obj.settings), as_json, table)

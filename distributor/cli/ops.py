@@ -88,6 +88,8 @@ def status(obj: Context, as_json: bool) -> None:
             sends.add_row(str(s["send_id"]), s["list"], s["kind"], s["state"],
                           f"{s['sent']}/{s['planned']}", str(s["failed"]))
         console.print(sends)
+        for c in data.get("disabled_channels", []):
+            console.print(f"channel {c['name']} ({c['type']}) disabled: {c['reason']}", markup=False)
 
     emit(data, as_json, human)
 

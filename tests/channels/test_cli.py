@@ -62,6 +62,9 @@ def test_channels_list_shows_type_rate_state_and_last_post(env, services):
 
     table = run({**env, "COLUMNS": "250"}, "channels", "list")
     assert "disabled: 404" in table.output and "20/m (default)" in table.output
+
+    status = json.loads(run(env, "status", "--json").output)
+    assert status["disabled_channels"][0]["name"] == "dc"
     db.dispose()
 
 
