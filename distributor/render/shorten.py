@@ -37,8 +37,14 @@ def shorten(text: str, limit: int, fmt: str, keep: Iterable[str] = ()) -> str:
     if measure(text, fmt) <= limit:
         return text
     head, sep, tail = _split_tail(text, [k for k in keep if k])
+    first_cut = 0
     if tail and measure(tail, fmt) > limit:
-        raise TooLong(f"the link line alone is {measure(tail, fmt)} long, over {limit}")
+        # The link sits early (a headline link): keep everything up to the end of its
+        # line whole and shorten what follows it instead.
+        link_line_end = len(head) + len(sep) + (tail + "\n").index("\n")
+        if measure(text[:link_line_end], fmt) > limit:
+            raise TooLong(f"the link line alone is over {limit}")
+        head, sep, tail, first_cut = text, "", "", link_line_end
 
     def build(cut: int) -> str:
         part = head[:cut].rstrip()
@@ -50,12 +56,14 @@ def shorten(text: str, limit: int, fmt: str, keep: Iterable[str] = ()) -> str:
         return measure(build(cut), fmt) <= limit
 
     blocked = _blocked(head, fmt)
-    words = [i for i, ch in enumerate(head) if ch.isspace() and not blocked[i]]
+    words = [i for i, ch in enumerate(head)
+             if i >= first_cut and ch.isspace() and not blocked[i]]
     best = _largest_fitting(words, fits)
     if best is None or not head[:best].strip():
-        chars = [i for i in range(1, len(head)) if not blocked[i] and _may_cut(head, i)]
+        chars = [i for i in range(max(1, first_cut), len(head))
+                 if not blocked[i] and _may_cut(head, i)]
         best = _largest_fitting(chars, fits)
-    result = build(best if best is not None else 0)
+    result = build(best if best is not None else first_cut)
     if measure(result, fmt) > limit:
         raise TooLong(f"cannot shorten to {limit}")
     return result

@@ -130,6 +130,13 @@ def test_an_open_telegram_tag_is_closed_after_the_cut():
     assert html_to_plain(short).endswith("\nx")
 
 
+def test_a_headline_link_is_kept_and_the_text_after_it_shortened():
+    text = f"*<{URL}|Big news &amp; more>*\n\n" + "word " * 300 + "\n\nby the desk"
+    short = shorten(text, 100, "slack-mrkdwn", keep=[URL])
+    assert short.startswith(f"*<{URL}|Big news &amp; more>*\n\nword ")
+    assert short.endswith(ELLIPSIS) and measure(short, "slack-mrkdwn") <= 100
+
+
 def test_a_link_line_longer_than_the_limit_cannot_be_shortened():
     with pytest.raises(TooLong):
         shorten("intro\n" + "https://x.org/" + "a" * 100, 50, "whatsapp", keep=["https://x.org/"])
