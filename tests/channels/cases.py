@@ -7,11 +7,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tests.channels.fake_telegram import FakeTelegram
 from tests.channels.fakes import (
     FakeDiscord,
     FakeService,
     FakeSlack,
-    FakeTelegram,
     FakeWaha,
     FakeWhapi,
     as_json,

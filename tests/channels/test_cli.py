@@ -11,7 +11,8 @@ from distributor.cli import cli
 from distributor.posting import run_post
 from tests.channels.cases import TG_CHAT, TG_TOKEN
 from tests.channels.conftest import publish
-from tests.channels.fakes import FakeDiscord, FakeTelegram
+from tests.channels.fake_telegram import FakeTelegram
+from tests.channels.fakes import FakeDiscord
 from tests.conftest import settings_env, write_config
 
 

@@ -17,7 +17,8 @@ from distributor.render.formats import (
     utf16_length,
 )
 from distributor.render.shorten import ELLIPSIS, TooLong, shorten
-from tests.channels.fakes import slack_check_mrkdwn, strip_zwsp, telegram_parse, whatsapp_spans
+from tests.channels.fake_telegram import telegram_parse
+from tests.channels.fakes import slack_check_mrkdwn, strip_zwsp, whatsapp_spans
 
 NASTY = ["a < b && c > d", "*bold* _it_ ~s~ `c`", "5*3=15 a_b snake_case_name", "**x** __y__",
          "😀👩‍👩‍👧🇮🇳", "हिन्दी क्षत्रिय", "한국어 문장", "# - > 1. [a](b) @everyone <@1>",

@@ -18,7 +18,8 @@ from distributor.ratelimit import RedisLimiter
 from distributor.store import ChannelPost
 from tests.channels.cases import NEWSLETTER, TG_CHAT, TG_TOKEN, WAHA_KEY
 from tests.channels.conftest import publish
-from tests.channels.fakes import FakeDiscord, FakeTelegram, FakeWaha
+from tests.channels.fake_telegram import FakeTelegram
+from tests.channels.fakes import FakeDiscord, FakeWaha
 
 
 @pytest.fixture()

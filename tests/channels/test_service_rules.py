@@ -8,7 +8,8 @@ from distributor.channels.base import Outgoing
 from distributor.errors import PermanentError
 from tests.channels.cases import NEWSLETTER, TG_CHAT, TG_TOKEN, WAHA_KEY
 from tests.channels.conftest import adapter_for, channel_of
-from tests.channels.fakes import FakeTelegram, FakeWaha
+from tests.channels.fake_telegram import FakeTelegram
+from tests.channels.fakes import FakeWaha
 
 ARTICLE = {"url": "https://news.example.org/x", "title": "T"}
 
