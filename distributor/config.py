@@ -275,23 +275,28 @@ def _read_file_config(path: Path, environ: Mapping[str, str]) -> FileConfig:
     try:
         config = FileConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {_first_error(exc)}") from None
+        raise ConfigError(f"{path}: {_first_error(exc, raw)}") from None
     seen: set[str] = set()
     for index, channel in enumerate(config.channels):
         if channel.name in seen:
             raise ConfigError(f"{path}: channels[{index}].name: {channel.name!r} is used twice")
         seen.add(channel.name)
         try:
-            channel.options = validate_channel_options(channel.type, channel.options or {})
+            channel.options = validate_channel_options(channel.type, channel.options or {},
+                                                       channel.base_url)
         except ValueError as exc:
             raise ConfigError(f"{path}: channels[{index}] ({channel.name}): {exc}") from None
     return config
 
 
-def _first_error(exc: ValidationError) -> str:
+def _first_error(exc: ValidationError, raw: dict | None = None) -> str:
     error = exc.errors()[0]
-    where = ".".join(str(p) for p in error["loc"])
-    return f"{where}: {error['msg']}"
+    loc = error["loc"]
+    where = ".".join(str(p) for p in loc)
+    if raw and len(loc) > 2 and loc[0] == "channels" and isinstance(loc[1], int):
+        name = (raw.get("channels") or [{}])[loc[1]].get("name", "?")
+        where = f"channels[{loc[1]}] ({name}): " + ".".join(str(p) for p in loc[2:])
+    return f"{where}: {error['msg'].removeprefix('Value error, ')}"
 
 
 def _secret_key(var_dir: Path) -> str:

@@ -58,6 +58,11 @@ def run_post(db: Database, settings: Settings, http: requests.Session, post_id: 
         if why:
             post.state, post.error, post.lease_until = "failed", why, None
             return PostResult("failed", error=why)
+        if post.next_attempt_at is not None and post.next_attempt_at > now:
+            # An early duplicate of the task: the service's retry-after has not passed.
+            wait = (post.next_attempt_at - now).total_seconds()
+            post.state, post.attempts, post.lease_until = "retrying", post.attempts - 1, None
+            return PostResult("retry", retry_in=wait)
         article = article_payload(session.get(Article, post.article_id))
         created_at, attempts = post.created_at, post.attempts
 

@@ -6,11 +6,21 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from distributor.channels.base import Adapter, Limits, Outgoing, Receipt
+from distributor.channels.base import Adapter, Limits, Outgoing, Receipt, http_url
+from distributor.channels.discord import DiscordAdapter
+from distributor.channels.slack import SlackAdapter
+from distributor.channels.telegram import TelegramAdapter
+from distributor.channels.waha import WahaAdapter
 from distributor.channels.webhook import WebhookAdapter
+from distributor.channels.whapi import WhapiAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
     WebhookAdapter.type: WebhookAdapter,
+    WahaAdapter.type: WahaAdapter,
+    WhapiAdapter.type: WhapiAdapter,
+    TelegramAdapter.type: TelegramAdapter,
+    SlackAdapter.type: SlackAdapter,
+    DiscordAdapter.type: DiscordAdapter,
 }
 
 
@@ -22,17 +32,32 @@ def adapter_class(channel_type: str) -> type[Adapter]:
         raise ValueError(f"type: unknown channel type {channel_type!r} (known: {known})") from None
 
 
-def validate_channel_options(channel_type: str, options: dict[str, Any]) -> Any:
+def validate_channel_options(channel_type: str, options: dict[str, Any],
+                             base_url: str | None = None) -> Any:
     """Check the type-specific keys of a [[channels]] table; ValueError names the key."""
     cls = adapter_class(channel_type)
+    if base_url is not None:
+        http_url(base_url, "base_url")
+    elif getattr(cls, "requires_base_url", False):
+        raise ValueError(f"base_url: required for type {channel_type!r} (it has no public API)")
     try:
         return cls.Options.model_validate(options)
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(p) for p in error["loc"]) or "options"
         message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            known = ", ".join(cls.Options.model_fields)
+            message = f"not a key of type {channel_type!r} (its keys: {known})"
         raise ValueError(f"{where}: {message}") from None
 
 
+def make_adapter(channel, http, timeout: float) -> Adapter:
+    """The adapter for a configured channel (a ChannelConfig)."""
+    cls = adapter_class(channel.type)
+    return cls(channel.name, channel.base_url or cls.default_base_url, channel.options,
+               http, timeout)
+
+
 __all__ = ["ADAPTERS", "Adapter", "Limits", "Outgoing", "Receipt", "adapter_class",
-           "validate_channel_options"]
+           "make_adapter", "validate_channel_options"]

@@ -6,6 +6,7 @@ raises TransientError(retry_after=…) or PermanentError and the task decides.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -50,9 +51,16 @@ class Adapter(Protocol):
     limits: ClassVar[Limits]
     default_base_url: ClassVar[str | None]
     default_rate: ClassVar[str]
+    requires_base_url: ClassVar[bool]  # no public API: the operator must give base_url
 
     def __init__(self, name: str, base_url: str | None, options: Any,
                  http: requests.Session, timeout: float) -> None: ...
+
+    def payload(self, message: Outgoing) -> dict[str, Any]:
+        """The JSON body `send` posts (for previews; holds no secret)."""
+
+    def endpoint(self) -> str:
+        """Where `send` posts, with any secret in the URL masked."""
 
     def send(self, message: Outgoing) -> Receipt: ...
 
@@ -99,3 +107,41 @@ def check_status(response: requests.Response, error_text: str | None = None) -> 
     if status in (404, 410):
         raise PermanentError(f"{status}: endpoint gone: {text}", disable=True)
     raise PermanentError(f"{status}: {text}")
+
+
+def json_body(response: requests.Response) -> Any:
+    """The parsed JSON answer, or None when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def answer(response: requests.Response) -> dict[str, Any]:
+    """What the service said, for receipts and `distributor channels test`."""
+    body = json_body(response)
+    return {"status": response.status_code,
+            "body": body if body is not None else response.text[:500]}
+
+
+def http_url(value: str, key: str = "url") -> str:
+    if not str(value).startswith(("http://", "https://")):
+        raise ValueError(f"{key} must start with http:// or https://")
+    return str(value).rstrip("/") if key == "base_url" else str(value)
+
+
+NEWSLETTER_ID = re.compile(r"^\d{6,30}@newsletter$")
+
+
+def newsletter_chat_id(value: Any) -> str:
+    """A WhatsApp channel id: digits followed by @newsletter."""
+    value = str(value).strip()
+    if not NEWSLETTER_ID.match(value):
+        raise ValueError("chat_id must be a WhatsApp channel id like 120363000000000000@newsletter")
+    return value
+
+
+def mask_url(url: str) -> str:
+    """A webhook URL with its secret part (the last path segment) hidden."""
+    base, _, last = url.split("?", 1)[0].rstrip("/").rpartition("/")
+    return f"{base}/{'*' * min(8, len(last))}" if base.count("/") > 2 else base + "/" + last

@@ -80,6 +80,7 @@ class WebhookAdapter:
     limits: ClassVar[Limits] = Limits(max_length=20_000, format="json")
     default_base_url: ClassVar[str | None] = None
     default_rate: ClassVar[str] = "10/s"
+    requires_base_url: ClassVar[bool] = False
 
     def __init__(self, name: str, base_url: str | None, options: WebhookOptions,
                  http: requests.Session, timeout: float):
@@ -99,6 +100,12 @@ class WebhookAdapter:
         if len(body) > self.limits.max_length:
             raise PermanentError(f"payload is {len(body)} bytes, over {self.limits.max_length}")
         return body
+
+    def endpoint(self) -> str:
+        return self.url
+
+    def payload(self, message: Outgoing) -> dict:
+        return json.loads(self.body(message))
 
     def send(self, message: Outgoing) -> Receipt:
         body = self.body(message)

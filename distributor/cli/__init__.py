@@ -7,6 +7,7 @@ import click
 
 from distributor.cli.audience import lists, subscribers
 from distributor.cli.base import Context, Group
+from distributor.cli.channels import channels
 from distributor.cli.email import digest, preview
 from distributor.cli.monitor import failures, status
 from distributor.cli.ops import api, beat, db, deliveries, worker
@@ -26,8 +27,8 @@ def cli(ctx: click.Context) -> None:
     ctx.obj = Context()
 
 
-for command in (db, publish, lists, subscribers, digest, preview, deliveries, status, failures,
-                worker, beat, api):
+for command in (db, publish, lists, subscribers, digest, preview, channels, deliveries, status,
+                failures, worker, beat, api):
     cli.add_command(command)
 
 

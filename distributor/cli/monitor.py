@@ -71,6 +71,9 @@ def render_status(data: dict):
             posts.add_row(p["id"], p["channel"], p["state"], str(p["attempts"]),
                           (p["title"] or "")[:40], (p["error"] or "")[:80])
         parts.append(posts)
+    for channel in data.get("disabled_channels", []):
+        parts.append(Text(f"channel {channel['name']} ({channel['type']}) is disabled: "
+                          f"{channel['reason']}", style="bold red"))
     if data["digests"]:
         digests = Table("digest list", "schedule", "timezone", "next run", title="digests",
                         title_justify="left")

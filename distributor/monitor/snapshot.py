@@ -9,6 +9,7 @@ from typing import Any
 
 import redis
 
+from distributor.channels.admin import disabled_channels
 from distributor.config import Settings
 from distributor.monitor.progress import recent_sends, troubled_posts
 from distributor.monitor.queues import (
@@ -67,5 +68,6 @@ def snapshot(db: Database, celery_app, settings: Settings) -> dict[str, Any]:
     data.update(broker_facts(settings, celery_app))
     data["sends"] = recent_sends(db, now - timedelta(hours=24), now=now)
     data["channel_posts"] = troubled_posts(db)
+    data["disabled_channels"] = disabled_channels(db, settings)
     data["digests"] = digest_lists(db, now)
     return data

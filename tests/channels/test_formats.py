@@ -1,0 +1,143 @@
+"""Escaping per format and the shortener: pure functions, table-driven."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import pytest
+
+from distributor.render.formats import (
+    discord_markdown,
+    fence_markers,
+    html_to_plain,
+    measure,
+    slack_mrkdwn,
+    telegram_html,
+    utf16_length,
+)
+from distributor.render.shorten import ELLIPSIS, TooLong, shorten
+from tests.channels.fake_telegram import telegram_parse
+from tests.channels.fakes import slack_check_mrkdwn, strip_zwsp, whatsapp_spans
+
+NASTY = ["a < b && c > d", "*bold* _it_ ~s~ `c`", "5*3=15 a_b snake_case_name", "**x** __y__",
+         "😀👩‍👩‍👧🇮🇳", "हिन्दी क्षत्रिय", "한국어 문장", "# - > 1. [a](b) @everyone <@1>",
+         "&amp; &lt; already escaped", ""]
+
+
+@pytest.mark.parametrize("text", NASTY)
+def test_telegram_html_shows_exactly_the_text(text):
+    assert telegram_parse(f"<b>{telegram_html(text)}</b>") == text
+
+
+@pytest.mark.parametrize("text", NASTY)
+def test_whatsapp_text_has_no_formatting_of_its_own_and_reads_the_same(text):
+    fenced = fence_markers(text)
+    assert strip_zwsp(fenced) == text
+    assert whatsapp_spans(fenced) == []
+    assert whatsapp_spans(f"*{fenced}*") == ([("*", fenced)] if text else [])
+
+
+@pytest.mark.parametrize("text", NASTY)
+def test_slack_mrkdwn_escapes_angle_brackets_and_ampersands(text):
+    escaped = slack_mrkdwn(text)
+    slack_check_mrkdwn(escaped)
+    assert whatsapp_spans(escaped) == []
+    plain = strip_zwsp(escaped).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    assert plain == text
+
+
+@pytest.mark.parametrize("text", NASTY)
+def test_discord_markdown_escapes_read_back_as_the_text(text):
+    escaped = discord_markdown(text)
+    assert re.sub(r"\\(.)", r"\1", escaped) == text
+    assert not re.search(r"(?<!\\)[*_~`|]", escaped)
+
+
+def test_lengths_are_counted_as_the_services_count():
+    assert utf16_length("😀") == 2 and utf16_length("क्ष") == 3
+    assert measure("<b>a &amp; b</b>", "telegram-html") == 5
+    assert measure("a &amp; b", "slack-mrkdwn") == 9
+
+
+URL = "https://news.example.org/a_b?x=1&y=2"
+LINK_LINES = {
+    "telegram-html": f'<a href="{URL.replace("&", "&amp;")}">Read more</a>',
+    "whatsapp": URL,
+    "slack-mrkdwn": f"<{URL}|Read more>",
+    "discord-markdown": URL,
+}
+WORDS = {
+    "telegram-html": "क्षत्रिय &amp; 한국어 &lt;tag&gt; 😀",
+    "whatsapp": "क्षत्रिय \u200b*\u200b 한국어 & 👩‍👩‍👧",
+    "slack-mrkdwn": "क्षत्रिय &amp; 한국어 &lt;x&gt; 😀",
+    "discord-markdown": "क्षत्रिय \\* 한국어 \\_ 👩‍👩‍👧",
+}
+TITLE = {"telegram-html": ("<b>", "</b>"), "whatsapp": ("*", "*"),
+         "slack-mrkdwn": ("*", "*"), "discord-markdown": ("**", "**")}
+
+
+@pytest.mark.parametrize("fmt", list(LINK_LINES))
+@pytest.mark.parametrize("limit", [60, 97, 200, 1000])
+def test_shortened_text_fits_keeps_its_link_and_cuts_between_words(fmt, limit):
+    opening, closing = TITLE[fmt]
+    title = opening + " ".join([WORDS[fmt]] * 40) + closing
+    text = f"{title}\n\n{' '.join([WORDS[fmt]] * 200)}\n\n{LINK_LINES[fmt]}"
+    short = shorten(text, limit, fmt, keep=[URL, URL.replace("&", "&amp;")])
+
+    assert measure(short, fmt) <= limit
+    assert short.endswith("\n\n" + LINK_LINES[fmt])
+    head = short[: -len(LINK_LINES[fmt])].rstrip()
+    if head.startswith(title + "\n\n"):  # the title fits: the cut is in the body
+        source, cut = text[len(title) + 2:], head[len(title) + 2:-len(ELLIPSIS)]
+    elif head:
+        assert head.startswith(opening) and head.endswith(ELLIPSIS + closing)
+        source, cut = title[len(opening):], head[len(opening):-len(ELLIPSIS + closing)]
+    if head:
+        assert source.startswith(cut)
+        # between words; inside one only when not even the first word fits
+        assert source[len(cut)] == " " or " " not in cut
+    if fmt == "telegram-html":
+        telegram_parse(short)
+    if fmt == "whatsapp":
+        assert len(whatsapp_spans(short)) == (1 if head else 0)
+
+
+def test_one_long_word_is_cut_between_graphemes_not_inside_one():
+    word = "क्षत्रिय" * 30 + "👩‍👩‍👧" * 10
+    for limit in range(5, 80, 3):
+        short = shorten(word, limit, "whatsapp")
+        assert utf16_length(short) <= limit
+        kept = short[:-1]
+        assert word.startswith(kept)
+        rest = word[len(kept):]
+        assert not unicodedata.category(rest[0]).startswith("M")
+        assert not kept.endswith(("\u094d", "\u200d"))
+
+
+def test_a_cut_never_splits_an_entity_or_escape():
+    for limit in range(3, 30):
+        short = shorten("&amp;" * 30, limit, "telegram-html")
+        assert re.fullmatch(r"(&amp;)*" + ELLIPSIS, short), short
+        short = shorten("\\*" * 30, limit, "discord-markdown")
+        assert re.fullmatch(r"(\\\*)*" + ELLIPSIS, short), short
+
+
+def test_an_open_telegram_tag_is_closed_after_the_cut():
+    text = "<b>bold <i>" + "word " * 100 + "</i></b>\n" + f'<a href="{URL}">x</a>'
+    short = shorten(text, 50, "telegram-html", keep=[URL])
+    assert telegram_parse(short)
+    assert "</i></b>\n<a " in short
+    assert html_to_plain(short).endswith("\nx")
+
+
+def test_a_headline_link_is_kept_and_the_text_after_it_shortened():
+    text = f"*<{URL}|Big news &amp; more>*\n\n" + "word " * 300 + "\n\nby the desk"
+    short = shorten(text, 100, "slack-mrkdwn", keep=[URL])
+    assert short.startswith(f"*<{URL}|Big news &amp; more>*\n\nword ")
+    assert short.endswith(ELLIPSIS) and measure(short, "slack-mrkdwn") <= 100
+
+
+def test_a_link_line_longer_than_the_limit_cannot_be_shortened():
+    with pytest.raises(TooLong):
+        shorten("intro\n" + "https://x.org/" + "a" * 100, 50, "whatsapp", keep=["https://x.org/"])

@@ -1,0 +1,95 @@
+"""What only one service does: Telegram's plain-text second try, WAHA's read-back."""
+
+from __future__ import annotations
+
+import pytest
+
+from distributor.channels.base import Outgoing
+from distributor.errors import PermanentError
+from tests.channels.cases import NEWSLETTER, TG_CHAT, TG_TOKEN, WAHA_KEY
+from tests.channels.conftest import adapter_for, channel_of
+from tests.channels.fake_telegram import FakeTelegram
+from tests.channels.fakes import FakeWaha
+
+ARTICLE = {"url": "https://news.example.org/x", "title": "T"}
+
+
+@pytest.fixture()
+def telegram():
+    with FakeTelegram(TG_TOKEN, TG_CHAT) as server:
+        yield server
+
+
+@pytest.fixture()
+def waha():
+    with FakeWaha(WAHA_KEY) as server:
+        yield server
+
+
+def telegram_adapter(server, **keys):
+    return adapter_for(channel_of("telegram", {"base_url": server.url(), "chat_id": TG_CHAT,
+                                               "token": TG_TOKEN, **keys}))
+
+
+def test_html_telegram_cannot_parse_is_sent_once_more_as_plain_text(telegram):
+    text = "<b>Custom template</b> with <blink>a tag Telegram refuses</blink> &amp; more"
+    receipt = telegram_adapter(telegram).send(Outgoing(1, "k", text, ARTICLE))
+
+    assert len(telegram.requests) == 2
+    first, second = (r.json() for r in telegram.requests)
+    assert first["parse_mode"] == "HTML" and "parse_mode" not in second
+    assert second["text"] == "Custom template with a tag Telegram refuses & more"
+    assert receipt.remote_id and "plain text" in receipt.details["note"]
+
+
+def test_telegram_other_bad_requests_are_not_resent(telegram):
+    adapter = telegram_adapter(telegram)
+    telegram.answer_next(FakeTelegram.error(400, "Bad Request: chat not found"))
+    with pytest.raises(PermanentError, match="chat not found"):
+        adapter.send(Outgoing(1, "k", "<b>hello</b>", ARTICLE))
+    assert len(telegram.requests) == 1
+
+
+def test_telegram_link_preview_points_at_the_article_or_is_off(telegram):
+    telegram_adapter(telegram).send(Outgoing(1, "k", "hi", ARTICLE))
+    telegram_adapter(telegram, link_preview=False, silent=True).send(Outgoing(1, "k", "hi",
+                                                                              ARTICLE))
+    first, second = (r.json() for r in telegram.requests)
+    assert first["link_preview_options"] == {"url": "https://news.example.org/x"}
+    assert second["link_preview_options"] == {"is_disabled": True}
+    assert second["disable_notification"] is True
+
+
+def waha_adapter(server, **keys):
+    return adapter_for(channel_of("waha", {"base_url": server.url(), "chat_id": NEWSLETTER,
+                                           "api_key": WAHA_KEY, **keys}))
+
+
+def test_waha_sends_session_chat_text_and_link_preview_with_the_api_key(waha):
+    receipt = waha_adapter(waha, session="default").send(Outgoing(1, "k", "hello", ARTICLE))
+    request = waha.requests[0]
+    assert request.headers["X-Api-Key"] == WAHA_KEY
+    assert request.json() == {"session": "default", "chatId": NEWSLETTER, "text": "hello",
+                              "linkPreview": True}
+    assert receipt.state == "accepted" and receipt.remote_id.startswith("true_")
+
+
+def test_waha_verify_confirms_a_message_seen_in_the_channel(waha):
+    receipt = waha_adapter(waha, verify=True).send(Outgoing(1, "k", "hello", ARTICLE))
+    assert receipt.state == "confirmed"
+    assert waha.requests[1].method == "GET"
+
+
+def test_waha_verify_marks_a_swallowed_message_unconfirmed(waha):
+    waha.drop = True
+    receipt = waha_adapter(waha, verify=True).send(Outgoing(1, "k", "hello", ARTICLE))
+    assert receipt.state == "unconfirmed"
+    assert "not among" in receipt.details["verify"]
+
+
+def test_waha_verify_that_fails_does_not_raise_after_the_message_went(waha):
+    adapter = waha_adapter(waha, verify=True)
+    waha.answer_next((201, {"Content-Type": "application/json"}, b'{"id": "true_x_ABC"}'))
+    waha.answer_next((500, {}, b"boom"))
+    receipt = adapter.send(Outgoing(1, "k", "hello", ARTICLE))
+    assert receipt.state == "unconfirmed" and "reading back failed" in receipt.details["verify"]
