@@ -71,6 +71,12 @@ class PollResult:
                 "known": self.known, "skipped": self.skipped, "error": self.error}
 
 
+def http_session() -> requests.Session:
+    session = requests.Session()
+    session.headers["User-Agent"] = "distributor/0.1 (feed poller)"
+    return session
+
+
 def display_url(url: str) -> str:
     """The URL without credentials or query (private feeds carry tokens there)."""
     parts = urlsplit(url)

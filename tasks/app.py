@@ -43,6 +43,7 @@ def make_app(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         beat_schedule={
             "sweep": {"task": "maintenance.sweep", "schedule": settings.sweep_every},
+            "feeds": {"task": "feeds.tick", "schedule": 30.0, "options": {"queue": "maintenance"}},
         },
         timezone="UTC",
     )

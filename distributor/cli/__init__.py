@@ -7,6 +7,7 @@ import click
 
 from distributor.cli.audience import lists, subscribers
 from distributor.cli.base import Context, Group
+from distributor.cli.feeds import feeds
 from distributor.cli.ops import api, beat, db, deliveries, status, worker
 from distributor.cli.publish import publish
 
@@ -26,6 +27,7 @@ def cli(ctx: click.Context) -> None:
 
 for command in (db, publish, lists, subscribers, deliveries, status, worker, beat, api):
     cli.add_command(command)
+cli.add_command(feeds)
 
 
 def main() -> None:
