@@ -162,9 +162,10 @@ def test_the_poll_claims_the_feed_so_two_pollers_never_overlap(site, feed_servic
 
 
 def test_an_item_already_published_by_the_cms_webhook_is_not_sent_again(site, feed_service):
+    import json
+
     from distributor.articles import ingest
     from distributor.formats import wordpress_to_article
-    import json
 
     site.page("/feed/", wordpress_feed(skip_newest=1))
     settings, db, _ = feed_service([{"url": site.url("/feed/")}])
