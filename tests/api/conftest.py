@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from distributor.api import create_app
+from tests.conftest import API_TOKEN
+
+
+class RecordingDispatcher:
+    """Wiring only: records what the API asked for. Delivery is proven in tests/e2e."""
+
+    def __init__(self):
+        self.fanned_out: list[int] = []
+
+    def fan_out(self, article_id: int) -> None:
+        self.fanned_out.append(article_id)
+
+    def send_batch(self, batch_id, countdown=None) -> None:
+        pass
+
+    def post(self, post_id, countdown=None) -> None:
+        pass
+
+
+@pytest.fixture()
+def dispatcher():
+    return RecordingDispatcher()
+
+
+@pytest.fixture()
+def settings(make_settings):
+    return make_settings()
+
+
+@pytest.fixture()
+def client(settings, db, dispatcher):
+    app = create_app(settings, db, dispatcher)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
