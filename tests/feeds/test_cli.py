@@ -55,3 +55,12 @@ def test_publish_accepts_the_wordpress_and_ghost_formats(feed_service):
     assert ghost.stdout.strip() == "674952e1c3a0b2001d8f4e21"
     wrong = run(env, "publish", "--format", "ghost", str(FIXTURES / "wordpress-post.json"))
     assert wrong.exit_code == 2 and "post.current" in wrong.stderr
+
+
+def test_a_feed_url_that_is_not_http_is_a_config_error(feed_service, tmp_path, redis_url):
+    from tests.feeds.conftest import feeds_env
+
+    env = feeds_env(tmp_path, redis_url, [{"url": "file:///etc/passwd"}])
+    result = run(env, "feeds", "list")
+    assert result.exit_code == 2
+    assert "feeds.0.url" in result.stderr and "http(s) URL" in result.stderr
