@@ -96,8 +96,8 @@ def fetch(http: requests.Session, url: str, etag: str | None, last_modified: str
         headers["If-Modified-Since"] = last_modified
     deadline = time.monotonic() + timeout
     try:
-        with http.get(url, headers=headers, timeout=(min(timeout, 10.0), timeout),
-                      stream=True) as response:
+        wait = min(timeout, 10.0)  # per connect and per read
+        with http.get(url, headers=headers, timeout=(wait, wait), stream=True) as response:
             if response.status_code == 304:
                 return Fetched(304, etag=etag, last_modified=last_modified)
             if response.status_code != 200:
@@ -107,7 +107,7 @@ def fetch(http: requests.Session, url: str, etag: str | None, last_modified: str
                 raise FeedError(f"feed too large: Content-Length {declared} bytes is over the "
                                 f"{max_bytes} byte cap")
             body = bytearray()
-            for chunk in response.iter_content(64 * 1024):
+            for chunk in _chunks(response):
                 body += chunk
                 if len(body) > max_bytes:
                     raise FeedError(f"feed too large: stopped reading past {max_bytes} bytes")
@@ -123,10 +123,24 @@ def fetch(http: requests.Session, url: str, etag: str | None, last_modified: str
         raise FeedError(f"request failed: {type(exc).__name__}") from None
 
 
+def _chunks(response: requests.Response):
+    """The body as it arrives: each piece returns after one read from the socket, so a
+    server dripping bytes cannot hold the poll past its deadline."""
+    read1 = getattr(response.raw, "read1", None)
+    if read1 is None:  # urllib3 1.x
+        yield from response.iter_content(16 * 1024)
+        return
+    while chunk := read1(64 * 1024, decode_content=True):
+        yield chunk
+
+
 def _cause(exc: BaseException) -> str:
-    """The innermost exception's class name: says 'refused' or 'DNS' without the URL."""
-    while exc.__context__ is not None or exc.__cause__ is not None:
-        exc = exc.__cause__ or exc.__context__
+    """The innermost exception's reason: says 'refused' or 'DNS' without the URL."""
+    for _ in range(10):
+        inner = exc.__cause__ or exc.__context__
+        if inner is None:
+            break
+        exc = inner
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return type(exc).__name__

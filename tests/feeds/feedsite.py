@@ -5,6 +5,7 @@ whatever failure a test asks for."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import re
 import threading
@@ -36,7 +37,9 @@ class Page:
     content_type: str = "application/rss+xml; charset=UTF-8"
     etag: bool = True  # send an ETag (else only Last-Modified)
     stream_bytes: int = 0  # > 0: stream that many bytes without Content-Length
-    delay: float = 0.0
+    delay: float = 0.0  # before answering
+    gzip: bool = False  # Content-Encoding: gzip, as most web servers send feeds
+    drip: float = 0.0  # > 0: send the document 100 bytes at a time, this many seconds apart
     last_modified: str = field(default_factory=lambda: formatdate(usegmt=True))
 
     def set(self, document: bytes, last_modified: str | None = None) -> None:
@@ -107,10 +110,31 @@ class FeedSite:
                 handler.send_header("ETag", page.tag)
             handler.end_headers()
             return 304
+        if page.drip:
+            return self._drip(handler, page)
         headers = {"Last-Modified": page.last_modified}
         if page.etag:
             headers["ETag"] = page.tag
-        return self._send(handler, 200, page.document, page.content_type, headers)
+        body = page.document
+        if page.gzip:
+            body = gzip.compress(body)
+            headers["Content-Encoding"] = "gzip"
+        return self._send(handler, 200, body, page.content_type, headers)
+
+    @staticmethod
+    def _drip(handler, page: Page) -> int:
+        handler.send_response(200)
+        handler.send_header("Content-Type", page.content_type)
+        handler.send_header("Content-Length", str(len(page.document)))
+        handler.end_headers()
+        try:
+            for start in range(0, min(len(page.document), 20_000), 100):
+                handler.wfile.write(page.document[start:start + 100])
+                handler.wfile.flush()
+                threading.Event().wait(page.drip)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        return 200
 
     @staticmethod
     def _send(handler, status: int, body: bytes, content_type: str,

@@ -3,6 +3,7 @@ exactly the new items, 304 does nothing, broken feeds leave a reason."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -79,6 +80,15 @@ def test_unchanged_feed_answers_304_and_nothing_happens(site, feed_service):
     assert list_feeds(db, settings)[0]["status"] == "unchanged"
 
 
+def test_a_gzipped_feed_is_read_and_capped_by_its_decoded_size(site, feed_service):
+    site.page("/feed/", wordpress_feed(), gzip=True)
+    settings, db, _ = feed_service([{"url": site.url("/feed/")}])
+    assert poll(settings, db).known == 52
+    site.page("/feed/", wordpress_feed() * 40, gzip=True)  # 5 MB unpacked, ~40 kB on the wire
+    result = poll(settings, db, max_bytes=1_000_000)
+    assert result.status == "error" and "too large" in result.error
+
+
 def test_without_etag_if_modified_since_is_used(site, feed_service):
     site.page("/feed/", wordpress_feed(), etag=False)
     settings, db, _ = feed_service([{"url": site.url("/feed/")}])
@@ -128,6 +138,15 @@ def test_a_slow_feed_times_out(site, feed_service):
     settings, db, _ = feed_service([{"url": site.url("/feed/")}])
     result = poll(settings, db, timeout=0.5)
     assert result.status == "error" and result.error.startswith("unreachable: no answer")
+
+
+def test_a_feed_dripping_bytes_is_cut_off_at_the_deadline(site, feed_service):
+    site.page("/feed/", wordpress_feed(), drip=0.1)
+    settings, db, _ = feed_service([{"url": site.url("/feed/")}])
+    started = time.monotonic()
+    result = poll(settings, db, timeout=1.0)
+    assert result.status == "error" and result.error.startswith("feed too slow")
+    assert time.monotonic() - started < 2.5
 
 
 def test_items_without_links_are_skipped_with_their_reason(site, feed_service):
