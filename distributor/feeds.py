@@ -14,16 +14,11 @@ already there. Whatever goes wrong with one feed is written to its row
 
 from __future__ import annotations
 
-import io
 import logging
-import time
-import xml.sax
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import feedparser
 import requests
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -31,30 +26,14 @@ from sqlalchemy.exc import IntegrityError
 from distributor.articles import ingest
 from distributor.config import FeedConfig, Settings, parse_duration
 from distributor.errors import InvalidInput
+from distributor.feed_fetch import MAX_BYTES, TIMEOUT, FeedError, display_url, fetch, parse
 from distributor.formats import SkipItem, entry_to_article
 from distributor.store import Database, FeedItem, FeedState
 
 log = logging.getLogger("distributor.feeds")
 
-TIMEOUT = 20.0  # seconds for the whole download
-MAX_BYTES = 5_000_000  # a feed larger than this is refused, read no further
 MAX_ITEMS = 500  # items looked at per poll
 LEASE = timedelta(minutes=5)
-ACCEPT = ("application/rss+xml, application/atom+xml, application/xml;q=0.9, "
-          "text/xml;q=0.9, */*;q=0.1")
-
-
-class FeedError(Exception):
-    """The feed could not be fetched or read; the message says why, for operators."""
-
-
-@dataclass
-class Fetched:
-    status: int  # 200 or 304
-    body: bytes = b""
-    content_type: str = ""
-    etag: str | None = None
-    last_modified: str | None = None
 
 
 @dataclass
@@ -69,94 +48,6 @@ class PollResult:
     def as_dict(self) -> dict[str, Any]:
         return {"url": display_url(self.url), "status": self.status, "new": len(self.created),
                 "known": self.known, "skipped": self.skipped, "error": self.error}
-
-
-def http_session() -> requests.Session:
-    session = requests.Session()
-    session.headers["User-Agent"] = "distributor/0.1 (feed poller)"
-    return session
-
-
-def display_url(url: str) -> str:
-    """The URL without credentials or query (private feeds carry tokens there)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "…" if parts.query else "", ""))
-
-
-def fetch(http: requests.Session, url: str, etag: str | None, last_modified: str | None,
-          timeout: float = TIMEOUT, max_bytes: int = MAX_BYTES) -> Fetched:
-    """A conditional GET, streamed: refused past `max_bytes` or `timeout` seconds."""
-    headers = {"Accept": ACCEPT}
-    if etag:
-        headers["If-None-Match"] = etag
-    if last_modified:
-        headers["If-Modified-Since"] = last_modified
-    deadline = time.monotonic() + timeout
-    try:
-        wait = min(timeout, 10.0)  # per connect and per read
-        with http.get(url, headers=headers, timeout=(wait, wait), stream=True) as response:
-            if response.status_code == 304:
-                return Fetched(304, etag=etag, last_modified=last_modified)
-            if response.status_code != 200:
-                raise FeedError(f"HTTP {response.status_code} {response.reason or ''}".strip())
-            declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > max_bytes:
-                raise FeedError(f"feed too large: Content-Length {declared} bytes is over the "
-                                f"{max_bytes} byte cap")
-            body = bytearray()
-            for chunk in _chunks(response):
-                body += chunk
-                if len(body) > max_bytes:
-                    raise FeedError(f"feed too large: stopped reading past {max_bytes} bytes")
-                if time.monotonic() > deadline:
-                    raise FeedError(f"feed too slow: not downloaded within {timeout:g}s")
-            return Fetched(200, bytes(body), response.headers.get("Content-Type", ""),
-                           response.headers.get("ETag"), response.headers.get("Last-Modified"))
-    except requests.Timeout:
-        raise FeedError(f"unreachable: no answer within {timeout:g}s") from None
-    except requests.ConnectionError as exc:
-        raise FeedError(f"unreachable: connection failed ({_cause(exc)})") from None
-    except requests.RequestException as exc:
-        raise FeedError(f"request failed: {type(exc).__name__}") from None
-
-
-def _chunks(response: requests.Response):
-    """The body as it arrives: each piece returns after one read from the socket, so a
-    server dripping bytes cannot hold the poll past its deadline."""
-    read1 = getattr(response.raw, "read1", None)
-    if read1 is None:  # urllib3 1.x
-        yield from response.iter_content(16 * 1024)
-        return
-    while chunk := read1(64 * 1024, decode_content=True):
-        yield chunk
-
-
-def _cause(exc: BaseException) -> str:
-    """The innermost exception's reason: says 'refused' or 'DNS' without the URL."""
-    for _ in range(10):
-        inner = exc.__cause__ or exc.__context__
-        if inner is None:
-            break
-        exc = inner
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return type(exc).__name__
-
-
-def parse(fetched: Fetched) -> list[Any]:
-    """The entries of an RSS 2.0 or Atom document; FeedError when it is neither."""
-    # A file object: feedparser opens a *string* that looks like a path or URL itself.
-    parsed = feedparser.parse(io.BytesIO(fetched.body),
-                              response_headers={"content-type": fetched.content_type})
-    problem = parsed.get("bozo_exception")
-    if isinstance(problem, xml.sax.SAXParseException):
-        raise FeedError(f"not well-formed XML: {problem.getMessage()}")
-    if not parsed.get("version"):
-        raise FeedError("not an RSS or Atom feed")
-    return list(parsed.entries)
 
 
 def _state_id(db: Database, url: str) -> int:
@@ -204,14 +95,15 @@ def poll_feed(db: Database, settings: Settings, feed: FeedConfig, http: requests
         return PollResult(feed.url, "busy")
     with db.session() as session:
         state = session.get(FeedState, state_id)
+    result = PollResult(feed.url, "ok")
     try:
         fetched = fetch(http, feed.url, state.etag, state.last_modified, timeout, max_bytes)
         if fetched.status == 304:
             _finish(db, state_id, status="unchanged", last_poll_at=now, last_success_at=now)
             return PollResult(feed.url, "unchanged", known=state.item_count)
         entries = parse(fetched)
-        result = _take_items(db, settings, feed, state_id, entries[:MAX_ITEMS],
-                             record_only=not state.primed and not feed.backfill)
+        _take_items(db, settings, feed, state_id, entries[:MAX_ITEMS], result,
+                    record_only=not state.primed and not feed.backfill)
     except FeedError as exc:
         reason = str(exc)
     except Exception as exc:  # noqa: BLE001  one feed's failure stays with that feed
@@ -230,7 +122,8 @@ def poll_feed(db: Database, settings: Settings, feed: FeedConfig, http: requests
         return result
     log.warning("feed %s: %s", display_url(feed.url), reason)
     _finish(db, state_id, status="error", error=reason, last_poll_at=now)
-    return PollResult(feed.url, "error", error=reason)
+    # Articles stored before the failure are returned to be sent all the same.
+    return PollResult(feed.url, "error", created=result.created, error=reason)
 
 
 def _summary(skipped: list[str]) -> str | None:
@@ -242,9 +135,9 @@ def _summary(skipped: list[str]) -> str | None:
 
 
 def _take_items(db: Database, settings: Settings, feed: FeedConfig, state_id: int,
-                entries: list[Any], record_only: bool) -> PollResult:
-    """Ingest the items not seen before, oldest first (feeds list the newest first)."""
-    result = PollResult(feed.url, "ok")
+                entries: list[Any], result: PollResult, record_only: bool) -> None:
+    """Ingest the items not seen before, oldest first (feeds list the newest first),
+    counting into `result` as it goes."""
     articles: list[tuple[str, dict]] = []
     for position, entry in enumerate(entries, start=1):
         try:
@@ -275,7 +168,6 @@ def _take_items(db: Database, settings: Settings, feed: FeedConfig, state_id: in
         with db.session() as session:
             session.add(FeedItem(feed_id=state_id, guid=guid, article_id=article_id))
         seen.add(guid)
-    return result
 
 
 def due_feeds(db: Database, settings: Settings, now: datetime) -> list[FeedConfig]:

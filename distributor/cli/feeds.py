@@ -32,7 +32,8 @@ def feeds_poll(obj: Context, as_json: bool) -> None:
     skipped, and the error if it could not be read. Exit status 1 when any
     feed could not be read; the other feeds are polled all the same.
     """
-    from distributor.feeds import http_session, poll_feed, unique_feeds
+    from distributor.feed_fetch import http_session
+    from distributor.feeds import poll_feed, unique_feeds
 
     if _no_feeds(obj):
         return

@@ -11,7 +11,7 @@ import pytest
 from distributor.articles import parse_article
 from distributor.config import FeedConfig
 from distributor.errors import InvalidInput
-from distributor.feeds import FeedError, Fetched, parse
+from distributor.feed_fetch import FeedError, Fetched, parse
 from distributor.formats import (
     SkipItem,
     convert,

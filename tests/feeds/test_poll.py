@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, update
 
 from distributor.audience import add_subscriber, create_list
-from distributor.feeds import due_feeds, http_session, list_feeds, poll_feed
+from distributor.feed_fetch import http_session
+from distributor.feeds import due_feeds, list_feeds, poll_feed
 from distributor.store import Article, ChannelPost, FeedItem, FeedState, Send
 from tests.feeds.feedsite import fixture, wordpress_feed
 from tests.peers import free_port
@@ -203,3 +204,30 @@ def test_atom_feeds_are_read_too(site, feed_service):
                                      "section": "Opinion"}])
     result = poll(settings, db)
     assert (result.status, len(result.created)) == ("ok", 3)
+
+
+def test_a_poll_failing_half_way_keeps_what_it_sent_and_is_repeated(site, feed_service,
+                                                                    monkeypatch):
+    import distributor.feeds
+
+    page = site.page("/feed/", wordpress_feed(skip_newest=3))
+    settings, db, _ = feed_service([{"url": site.url("/feed/")}])
+    poll(settings, db)
+    page.set(wordpress_feed())
+    real_ingest, calls = distributor.feeds.ingest, []
+
+    def ingest_then_fail(*args, **kwargs):  # the database goes away after one article
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("connection lost")
+        return real_ingest(*args, **kwargs)
+
+    monkeypatch.setattr(distributor.feeds, "ingest", ingest_then_fail)
+    broken = poll(settings, db)
+    assert (broken.status, broken.error, len(broken.created)) == (
+        "error", "internal error: RuntimeError", 1)  # returned to be fanned out
+    monkeypatch.setattr(distributor.feeds, "ingest", real_ingest)
+    repeated = poll(settings, db)
+    assert site.to("/feed/")[-1].status == 200  # the ETag was not stored: read in full
+    assert (repeated.status, len(repeated.created), repeated.known) == ("ok", 2, 50)
+    assert count(db, Article) == 3
