@@ -185,3 +185,22 @@ def test_convert_refuses_unknown_formats_and_bad_json():
         convert("ghost", b"{not json")
     assert "body" in caught.value.fields
     assert convert(None, b'{"a": 1}') == b'{"a": 1}'
+
+
+def test_entity_expansion_bombs_are_refused():
+    entities = '<!ENTITY a0 "lol">' + "".join(
+        f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10))
+    body = (f'<?xml version="1.0"?><!DOCTYPE rss [{entities}]><rss version="2.0"><channel>'
+            '<title>&a9;</title></channel></rss>').encode()
+    with pytest.raises(FeedError, match="not well-formed XML"):
+        parse(Fetched(200, body, "application/rss+xml"))
+
+
+def test_external_entities_are_not_read(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s3cret-value")
+    body = (f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x SYSTEM "file://{secret}">]>'
+            '<rss version="2.0"><channel><title>t</title><item><title>&x;</title>'
+            '<link>https://e.example/a</link></item></channel></rss>').encode()
+    for item in parse(Fetched(200, body, "application/rss+xml")):
+        assert "s3cret" not in str(item)
