@@ -72,6 +72,16 @@ class FeedConfig(BaseModel):
     sections: dict[str, str] = {}
     section: str | None = None
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http(s) URL")
+        return value
+
     @field_validator("every")
     @classmethod
     def _every(cls, value: str) -> str:

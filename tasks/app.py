@@ -52,6 +52,7 @@ def make_app(settings: Settings) -> Celery:
         beat_schedule={
             "sweep": {"task": "maintenance.sweep", "schedule": settings.sweep_every},
             "digests": {"task": "digests.tick", "schedule": settings.digest_tick_every},
+            "feeds": {"task": "feeds.tick", "schedule": 30.0, "options": {"queue": "maintenance"}},
         },
         timezone="UTC",
     )

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from distributor.api.auth import check_publish_auth, require_token
 from distributor.articles import ingest
+from distributor.formats import convert
 from distributor.reports import deliveries
 
 router = APIRouter()
@@ -19,12 +20,15 @@ log = logging.getLogger("distributor.api")
                         401: {"description": "no or wrong token/signature"},
                         413: {"description": "body too large"},
                         422: {"description": "invalid article"}})
-async def publish(request: Request) -> JSONResponse:
+async def publish(request: Request, format: str | None = Query(
+        None, description="json (default), wordpress (REST post object) or ghost "
+                          "(post.published webhook body)")) -> JSONResponse:
     """Store the article JSON (INTERFACE.md) and send it out. A known guid sends nothing."""
     body = await request.body()
     check_publish_auth(request, body)
+    data = convert(format, body)
     state = request.app.state
-    result = await run_in_threadpool(ingest, state.db, state.settings, body)
+    result = await run_in_threadpool(ingest, state.db, state.settings, data)
     if not result.created:
         return JSONResponse({"guid": result.guid, "status": "already published"}, 200)
     try:

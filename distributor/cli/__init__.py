@@ -9,6 +9,7 @@ from distributor.cli.audience import lists, subscribers
 from distributor.cli.base import Context, Group
 from distributor.cli.channels import channels
 from distributor.cli.email import digest, preview
+from distributor.cli.feeds import feeds
 from distributor.cli.monitor import failures, status
 from distributor.cli.ops import api, beat, db, deliveries, worker
 from distributor.cli.publish import publish
@@ -27,8 +28,8 @@ def cli(ctx: click.Context) -> None:
     ctx.obj = Context()
 
 
-for command in (db, publish, lists, subscribers, digest, preview, channels, deliveries, status,
-                failures, worker, beat, api):
+for command in (db, publish, lists, subscribers, digest, preview, channels, feeds, deliveries,
+                status, failures, worker, beat, api):
     cli.add_command(command)
 
 

@@ -7,8 +7,11 @@ from distributor.cli.base import Context, pass_ctx, read_input
 
 @click.command()
 @click.argument("source", metavar="FILE|-")
+@click.option("--format", "format_name", type=click.Choice(["json", "wordpress", "ghost"]),
+              default="json", show_default=True,
+              help="wordpress: a REST post object; ghost: a post.published webhook body.")
 @pass_ctx
-def publish(obj: Context, source: str) -> None:
+def publish(obj: Context, source: str, format_name: str) -> None:
     """Publish the article JSON in FILE (or stdin with -) and print its guid.
 
     The article is stored once by guid; its channel posts and alert emails are
@@ -16,8 +19,9 @@ def publish(obj: Context, source: str) -> None:
     known guid again prints the guid, says so, and sends nothing.
     """
     from distributor.articles import ingest
+    from distributor.formats import convert
 
-    data = read_input(source, obj.settings.max_body_bytes)
+    data = convert(format_name, read_input(source, obj.settings.max_body_bytes))
     result = ingest(obj.db, obj.settings, data, source="cli")
     if not result.created:
         click.echo(result.guid)

@@ -8,6 +8,8 @@ from distributor.store.tables import (
     ChannelPost,
     ChannelState,
     Delivery,
+    FeedItem,
+    FeedState,
     MailingList,
     Send,
     Subscriber,
@@ -17,5 +19,5 @@ from distributor.store.tables import (
 
 __all__ = [
     "Article", "Base", "Batch", "ChannelPost", "ChannelState", "Database", "Delivery",
-    "MailingList", "Send", "Subscriber", "Subscription", "Suppression",
+    "FeedItem", "FeedState", "MailingList", "Send", "Subscriber", "Subscription", "Suppression",
 ]

@@ -1,0 +1,18 @@
+"""The migrations build exactly the schema the models describe, on every backend."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from distributor.store import Base, Database
+from tests.conftest import new_database_url
+
+
+def test_migrations_match_the_models_and_can_be_repeated(backend, postgres, tmp_path):
+    db = Database(new_database_url(backend, postgres, tmp_path))
+    db.upgrade()
+    db.upgrade()  # `distributor db upgrade` is idempotent
+    with db.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    db.dispose()
