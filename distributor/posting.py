@@ -12,7 +12,7 @@ import requests
 from distributor import outbox
 from distributor.articles import article_payload
 from distributor.channels import adapter_class
-from distributor.channels.base import Outgoing
+from distributor.channels.base import Outgoing, idempotency_key
 from distributor.config import ChannelConfig, Settings, parse_duration
 from distributor.errors import PermanentError, TransientError
 from distributor.render.channel import render_channel_text
@@ -28,10 +28,6 @@ class PostResult:
     state: str  # sent | accepted | retry | failed | busy | done
     retry_in: float | None = None
     error: str | None = None
-
-
-def idempotency_key(article_id: int, channel: str) -> str:
-    return f"msg_{article_id}_{channel}"
 
 
 def disable_channel(db: Database, name: str, reason: str) -> None:

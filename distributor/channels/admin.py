@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from distributor.articles import article_payload
 from distributor.channels import adapter_class, make_adapter
-from distributor.channels.base import Outgoing
+from distributor.channels.base import Outgoing, idempotency_key
 from distributor.config import ChannelConfig, Settings
 from distributor.errors import DeliveryError, NotFound, TransientError
 from distributor.render.channel import render_channel
@@ -103,7 +103,6 @@ def send_test(db: Database, settings: Settings, http: requests.Session,
 
 def preview(db: Database, settings: Settings, name: str, guid: str) -> dict[str, Any]:
     """The exact text and JSON body a post of article GUID to channel NAME would send."""
-    from distributor.posting import idempotency_key
 
     channel = channel_config(settings, name)
     with db.session() as session:

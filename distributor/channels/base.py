@@ -38,6 +38,11 @@ class Outgoing:
     article: dict[str, Any]
 
 
+def idempotency_key(article_id: int, channel: str) -> str:
+    """Stable per article and channel: receivers can drop a repeated post by it."""
+    return f"msg_{article_id}_{channel}"
+
+
 @dataclass(frozen=True)
 class Receipt:
     remote_id: str | None = None
