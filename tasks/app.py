@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from celery import Celery
 from celery.signals import (
+    celeryd_after_setup,
     setup_logging,
     task_postrun,
     task_prerun,
     worker_process_init,
-    worker_ready,
     worker_shutdown,
 )
 from kombu import Queue
@@ -87,15 +87,16 @@ def _logging(loglevel=None, **_) -> None:
 _heartbeat = None
 
 
-@worker_ready.connect
+@celeryd_after_setup.connect
 def _start_heartbeat(sender=None, **_) -> None:
-    """Leave a heartbeat in Redis so /health and /metrics see this worker."""
+    """Leave a heartbeat in Redis so /health and /metrics see this worker: from before
+    it takes its first task (worker_ready may come after that)."""
     global _heartbeat
     from distributor.monitor.heartbeat import WorkerHeartbeat
     from distributor.monitor.queues import broker_client
     from tasks import runtime
 
-    hostname = getattr(sender, "hostname", None) or "worker"
+    hostname = sender if isinstance(sender, str) else getattr(sender, "hostname", "worker")
     settings = runtime.settings()
     _heartbeat = WorkerHeartbeat(broker_client(settings, timeout=5), hostname,
                                  prefix=settings.broker_prefix).start()

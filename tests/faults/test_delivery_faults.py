@@ -19,9 +19,10 @@ from tests.peers import Reply, wait_for
 
 def test_a_channel_in_trouble_gets_one_post_not_before_its_retry_after(fault_stack,
                                                                        http_receiver):
+    path = f"/shaky-{time.time_ns()}"
     stack = fault_stack(channels=[{"name": "shaky", "type": "webhook",
-                                   "url": http_receiver.url("/shaky"), "rate": "100/s"}])
-    http_receiver.reply_on("/shaky", *[
+                                   "url": http_receiver.url(path), "rate": "100/s"}])
+    http_receiver.reply_on(path, *[
         Reply(503, {"error": "unavailable"}),
         Reply(200, delay=2.5),  # longer than DISTRIBUTOR_HTTP_TIMEOUT=1: a timeout
         Reply(429, {"error": "slow down"}, headers={"Retry-After": "2"}),
@@ -30,12 +31,12 @@ def test_a_channel_in_trouble_gets_one_post_not_before_its_retry_after(fault_sta
     stack.worker(concurrency=2)
     stack.beat()
     started = time.monotonic()
-    result = ingest(stack.db, stack.settings, {"url": "https://news.example.org/shaky",
+    result = ingest(stack.db, stack.settings, {"url": f"https://news.example.org{path}",
                                                "title": "Channel trouble"})
     stack.dispatcher.fan_out(result.article_id)
     post = wait_for(lambda: (r := deliveries(stack.db, result.guid)) and is_settled(r)
                     and r["channels"][0], timeout=60, what="the post to settle")
-    got = http_receiver.to("/shaky")
+    got = http_receiver.to(path)
     assert len(got) == 4, (post, [(r.path, r.at) for r in got])
     throttled, delivered = got[2], got[3]
     report("channel trouble", requests=len(got), state=post["state"],
