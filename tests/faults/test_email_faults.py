@@ -92,7 +92,7 @@ def test_smtp_trouble_is_retried_and_refusals_are_suppressed(fault_stack, smtp_s
 
 def test_a_database_that_drops_its_connections_loses_nothing(fault_stack, smtp_server, backend):
     if backend != "postgresql":
-        pytest.skip("pg_terminate_backend needs PostgreSQL (set DISTRIBUTOR_TEST_POSTGRES_URL)")
+        pytest.skip("this fault needs PostgreSQL (pg_terminate_backend); it runs in the postgresql pass")
     stack = fault_stack()
     emails = stack.seed("dbdrop", 2000)
     stack.worker(concurrency=1)
