@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -90,15 +91,26 @@ def compile_send(session: Session, settings: Settings, send: Send,
     return compile_digest(session, settings, send, mailing_list, preferences)
 
 
-def _record(session: Session, send_id: int, subscriber_id: int, state: str,
-            error: str | None, existing: Delivery | None) -> None:
-    if existing is None:
-        session.add(Delivery(send_id=send_id, subscriber_id=subscriber_id, state=state,
-                             error=error))
+_DELIVERIES = Delivery.__table__
+# Built once: per recipient only the parameters change (statement building dominated).
+_INSERT = _DELIVERIES.insert()
+_RETRIED = (_DELIVERIES.update()
+            .where(_DELIVERIES.c.send_id == bindparam("b_send"),
+                   _DELIVERIES.c.subscriber_id == bindparam("b_subscriber"))
+            .values(attempts=_DELIVERIES.c.attempts + 1))
+
+
+def _record(connection: Connection, send_id: int, subscriber_id: int, state: str,
+            error: str | None, retried: bool) -> None:
+    """One ledger row, committed at once: this runs once per recipient."""
+    if retried:
+        connection.execute(_RETRIED, {"b_send": send_id, "b_subscriber": subscriber_id,
+                                      "state": state, "error": error, "at": datetime.now(UTC)})
     else:
-        existing.state, existing.error = state, error
-        existing.attempts += 1
-        existing.at = datetime.now(UTC)
+        connection.execute(_INSERT, {"send_id": send_id, "subscriber_id": subscriber_id,
+                                     "state": state, "error": error, "attempts": 1,
+                                     "at": datetime.now(UTC)})
+    connection.commit()
 
 
 def _finish_send_if_complete(session: Session, send_id: int) -> None:
@@ -156,9 +168,10 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
                                       lambda: compile_send(session, settings, send, preferences))
 
         recipients = _recipients(session, send, batch)
-        deferred_rows = {d.subscriber_id: d for d in session.scalars(
-            select(Delivery).where(Delivery.send_id == send.id, Delivery.state == "deferred",
-                                   Delivery.subscriber_id.between(batch.first_id, batch.last_id)))}
+        deferred = set(session.scalars(
+            select(Delivery.subscriber_id).where(
+                Delivery.send_id == send.id, Delivery.state == "deferred",
+                Delivery.subscriber_id.between(batch.first_id, batch.last_id))))
         suppressed = set(session.scalars(select(Suppression.email_hash).where(
             Suppression.email_hash.in_([email_digest(r.email) for r in recipients]))))
         send_id, list_id, attempts = send.id, send.list_id, batch.attempts
@@ -175,22 +188,18 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
     sign = dkim_signer(settings)
     consecutive = 0
     connection = transport.connect()
-    session = db.sessions()
+    ledger = db.engine.connect()
     try:
         for index, (subscriber_id, email, name, sections) in enumerate(recipients):
-            existing = deferred_rows.get(subscriber_id)
-            if existing is not None:
-                existing = session.merge(existing, load=False)
+            existing = subscriber_id in deferred
             if email_digest(email) in suppressed:
-                _record(session, send_id, subscriber_id, "skipped", "suppressed", existing)
-                session.commit()
+                _record(ledger, send_id, subscriber_id, "skipped", "suppressed", existing)
                 result.skipped += 1
                 continue
             compiled = messages[_preferences(sections)]
             if compiled is None:
-                _record(session, send_id, subscriber_id, "skipped", "nothing in their sections",
+                _record(ledger, send_id, subscriber_id, "skipped", "nothing in their sections",
                         existing)
-                session.commit()
                 result.skipped += 1
                 continue
             token = unsubscribe_token(settings.secret, subscriber_id, list_id, email)
@@ -199,42 +208,42 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
             try:
                 connection.send(sender, email, sign(compiled.fill(recipient)))
             except RecipientRefused as exc:
-                _record(session, send_id, subscriber_id, "bounced", str(exc), existing)
-                _bounce(session, list_id, subscriber_id, email)
+                _record(ledger, send_id, subscriber_id, "bounced", str(exc), existing)
+                with db.session() as session:
+                    _bounce(session, list_id, subscriber_id, email)
                 result.failed += 1
                 consecutive = 0
             except PermanentError as exc:
-                _record(session, send_id, subscriber_id, "failed", str(exc), existing)
+                _record(ledger, send_id, subscriber_id, "failed", str(exc), existing)
                 result.failed += 1
                 consecutive = 0
             except TransientError as exc:
-                _record(session, send_id, subscriber_id, "deferred", str(exc), existing)
+                _record(ledger, send_id, subscriber_id, "deferred", str(exc), existing)
                 result.deferred += 1
                 result.error = str(exc)
                 consecutive += 1
             else:
-                _record(session, send_id, subscriber_id, "sent", None, existing)
+                _record(ledger, send_id, subscriber_id, "sent", None, existing)
                 result.sent += 1
                 consecutive = 0
-            session.commit()
             if consecutive >= settings.smtp_pause_after:
                 why = f"paused after {consecutive} consecutive failures; last: {result.error}"
-                pause_send(session, send_id, why)
-                session.commit()
+                with db.session() as session:
+                    pause_send(session, send_id, why)
                 return BatchResult("paused", sent=result.sent, deferred=result.deferred,
                                    failed=result.failed, error=why)
             if consecutive >= GIVE_UP_IN_BATCH:
                 result.deferred += len(recipients) - index - 1
                 break
             if index % 100 == 99:
-                outbox.renew(session, Batch, batch_id, datetime.now(UTC), lease)
-                session.commit()
+                with db.session() as session:
+                    outbox.renew(session, Batch, batch_id, datetime.now(UTC), lease)
     except Exception:
         _release(db, batch_id)  # let the next try claim it without waiting out the lease
         raise
     finally:
         connection.close()
-        session.close()
+        ledger.close()
 
     with db.session() as session:
         batch = session.get(Batch, batch_id)
