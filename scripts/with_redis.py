@@ -41,6 +41,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def run(command: list[str], env: dict[str, str]) -> int:
+    """Run the command to its end; Ctrl-C and SIGTERM go to it, not to a traceback here."""
+    child = subprocess.Popen(command, env=env)
+    signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+    while True:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            continue  # the terminal sent SIGINT to the child too; wait for it to finish
+
+
 def main() -> int:
     command = sys.argv[1:]
     if not command:
@@ -48,7 +59,7 @@ def main() -> int:
         return 2
     url = os.environ.get("DISTRIBUTOR_BROKER_URL", DEFAULT)
     if answers(url):
-        return subprocess.call(command)
+        return run(command, os.environ)
     server = shutil.which("redis-server")
     if server is None:
         print(f"No Redis answers at {url} and redis-server is not installed: install it "
@@ -70,14 +81,8 @@ def main() -> int:
             return 1
         time.sleep(0.05)
     print(f"no Redis at {url}; started a throwaway redis-server at {local}", file=sys.stderr)
-    env = {**os.environ, "DISTRIBUTOR_BROKER_URL": local}
-    child = subprocess.Popen(command, env=env)
-    signal.signal(signal.SIGTERM, lambda *_: child.terminate())
     try:
-        return child.wait()
-    except KeyboardInterrupt:
-        child.send_signal(signal.SIGINT)
-        return child.wait()
+        return run(command, {**os.environ, "DISTRIBUTOR_BROKER_URL": local})
     finally:
         redis.terminate()
         redis.wait(10)
