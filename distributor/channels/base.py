@@ -50,6 +50,21 @@ class Receipt:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+class ChannelAdapter:
+    """What every adapter holds: its name, the base of its endpoint, its options and
+    the worker's shared HTTP pool. Subclasses add limits, Options and `send`."""
+
+    default_base_url: ClassVar[str | None] = None
+
+    def __init__(self, name: str, base_url: str | None, options: Any,
+                 http: requests.Session, timeout: float) -> None:
+        self.name = name
+        self.base_url = (base_url or self.default_base_url or "").rstrip("/")
+        self.options = options
+        self.http = http
+        self.timeout = timeout
+
+
 class Adapter(Protocol):
     type: ClassVar[str]
     Options: ClassVar[type[Options]]

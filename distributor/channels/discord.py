@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import requests
 from pydantic import SecretStr, field_validator
 
 from distributor.channels.base import (
+    ChannelAdapter,
     Limits,
     Options,
     Outgoing,
@@ -48,7 +48,7 @@ def with_wait(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-class DiscordAdapter:
+class DiscordAdapter(ChannelAdapter):
     type: ClassVar[str] = "discord"
     Options = DiscordOptions
     limits: ClassVar[Limits] = Limits(max_length=2000, format="discord-markdown")
@@ -56,13 +56,6 @@ class DiscordAdapter:
     # Webhooks allow about 5 requests per 2 s, and about 30 messages a minute per channel.
     default_rate: ClassVar[str] = "30/m"
     requires_base_url: ClassVar[bool] = False
-
-    def __init__(self, name: str, base_url: str | None, options: DiscordOptions,
-                 http: requests.Session, timeout: float):
-        self.name = name
-        self.options = options
-        self.http = http
-        self.timeout = timeout
 
     def endpoint(self) -> str:
         return mask_url(self.options.url.get_secret_value()) + "?wait=true"

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import requests
 from pydantic import SecretStr, field_validator
 
 from distributor.channels.base import (
+    ChannelAdapter,
     Limits,
     Options,
     Outgoing,
@@ -39,20 +39,13 @@ class SlackOptions(Options):
         return value
 
 
-class SlackAdapter:
+class SlackAdapter(ChannelAdapter):
     type: ClassVar[str] = "slack"
     Options = SlackOptions
     limits: ClassVar[Limits] = Limits(max_length=3000, format="slack-mrkdwn")
     default_base_url: ClassVar[str | None] = None
     default_rate: ClassVar[str] = "1/s"
     requires_base_url: ClassVar[bool] = False
-
-    def __init__(self, name: str, base_url: str | None, options: SlackOptions,
-                 http: requests.Session, timeout: float):
-        self.name = name
-        self.options = options
-        self.http = http
-        self.timeout = timeout
 
     def endpoint(self) -> str:
         return mask_url(self.options.url.get_secret_value())

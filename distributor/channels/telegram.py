@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-import requests
 from pydantic import SecretStr, field_validator
 
 from distributor.channels.base import (
+    ChannelAdapter,
     Limits,
     Options,
     Outgoing,
@@ -54,21 +54,13 @@ class TelegramOptions(Options):
         return value
 
 
-class TelegramAdapter:
+class TelegramAdapter(ChannelAdapter):
     type: ClassVar[str] = "telegram"
     Options = TelegramOptions
     limits: ClassVar[Limits] = Limits(max_length=4096, format="telegram-html")
     default_base_url: ClassVar[str | None] = "https://api.telegram.org"
     default_rate: ClassVar[str] = "20/m"
     requires_base_url: ClassVar[bool] = False
-
-    def __init__(self, name: str, base_url: str | None, options: TelegramOptions,
-                 http: requests.Session, timeout: float):
-        self.name = name
-        self.base_url = (base_url or self.default_base_url).rstrip("/")
-        self.options = options
-        self.http = http
-        self.timeout = timeout
 
     def endpoint(self, masked: bool = True) -> str:
         token = "***" if masked else self.options.token.get_secret_value()

@@ -15,6 +15,7 @@ import requests
 from pydantic import SecretStr, field_validator
 
 from distributor.channels.base import (
+    ChannelAdapter,
     Limits,
     Options,
     Outgoing,
@@ -67,21 +68,13 @@ def same_message(sent: str, seen: str) -> bool:
     return sent == seen or sent.rsplit("_", 1)[-1] == seen.rsplit("_", 1)[-1]
 
 
-class WahaAdapter:
+class WahaAdapter(ChannelAdapter):
     type: ClassVar[str] = "waha"
     Options = WahaOptions
     limits: ClassVar[Limits] = Limits(max_length=4096, format="whatsapp")
     default_base_url: ClassVar[str | None] = None
     default_rate: ClassVar[str] = "10/m"
     requires_base_url: ClassVar[bool] = True
-
-    def __init__(self, name: str, base_url: str | None, options: WahaOptions,
-                 http: requests.Session, timeout: float):
-        self.name = name
-        self.base_url = (base_url or "").rstrip("/")
-        self.options = options
-        self.http = http
-        self.timeout = timeout
 
     def headers(self) -> dict[str, str]:
         return {"X-Api-Key": self.options.api_key.get_secret_value(),

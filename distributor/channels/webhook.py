@@ -10,10 +10,17 @@ import json
 import time
 from typing import ClassVar
 
-import requests
 from pydantic import SecretStr, field_validator
 
-from distributor.channels.base import Limits, Options, Outgoing, Receipt, check_status, post_json
+from distributor.channels.base import (
+    ChannelAdapter,
+    Limits,
+    Options,
+    Outgoing,
+    Receipt,
+    check_status,
+    post_json,
+)
 from distributor.errors import PermanentError
 
 
@@ -74,7 +81,7 @@ def verify(secret: str, headers: dict[str, str], body: bytes, tolerance: int = 3
     raise ValueError("webhook-signature does not match")
 
 
-class WebhookAdapter:
+class WebhookAdapter(ChannelAdapter):
     type: ClassVar[str] = "webhook"
     Options = WebhookOptions
     limits: ClassVar[Limits] = Limits(max_length=20_000, format="json")
@@ -82,13 +89,13 @@ class WebhookAdapter:
     default_rate: ClassVar[str] = "10/s"
     requires_base_url: ClassVar[bool] = False
 
-    def __init__(self, name: str, base_url: str | None, options: WebhookOptions,
-                 http: requests.Session, timeout: float):
-        self.name = name
-        self.url = options.url
-        self.secret = options.secret.get_secret_value() if options.secret else None
-        self.http = http
-        self.timeout = timeout
+    @property
+    def url(self) -> str:
+        return self.options.url
+
+    @property
+    def secret(self) -> str | None:
+        return self.options.secret.get_secret_value() if self.options.secret else None
 
     def body(self, message: Outgoing) -> bytes:
         payload = {"type": "article.published", "channel": self.name,

@@ -13,6 +13,7 @@ import requests
 from pydantic import SecretStr, field_validator
 
 from distributor.channels.base import (
+    ChannelAdapter,
     Limits,
     Options,
     Outgoing,
@@ -42,21 +43,13 @@ class WhapiOptions(Options):
         return value
 
 
-class WhapiAdapter:
+class WhapiAdapter(ChannelAdapter):
     type: ClassVar[str] = "whapi"
     Options = WhapiOptions
     limits: ClassVar[Limits] = Limits(max_length=4096, format="whatsapp")
     default_base_url: ClassVar[str | None] = "https://gate.whapi.cloud"
     default_rate: ClassVar[str] = "10/m"
     requires_base_url: ClassVar[bool] = False
-
-    def __init__(self, name: str, base_url: str | None, options: WhapiOptions,
-                 http: requests.Session, timeout: float):
-        self.name = name
-        self.base_url = (base_url or self.default_base_url).rstrip("/")
-        self.options = options
-        self.http = http
-        self.timeout = timeout
 
     def endpoint(self) -> str:
         return f"{self.base_url}/messages/text"
