@@ -9,7 +9,7 @@ from typing import Any
 
 import redis
 
-from distributor.channels.admin import disabled_channels
+from distributor.channel_admin import disabled_channels
 from distributor.config import Settings
 from distributor.monitor.progress import recent_sends, troubled_posts
 from distributor.monitor.queues import (

@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 import requests
 
+from distributor.channel_admin import overview
 from distributor.channels import ADAPTERS
-from distributor.channels.admin import overview
 from distributor.posting import run_post
 from distributor.ratelimit import RedisLimiter
 from distributor.store import ChannelPost
