@@ -35,10 +35,17 @@ def answers(url: str) -> bool:
     return reply.startswith((b"+PONG", b"-NOAUTH"))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_port(wanted: int = 0) -> int:
+    """`wanted` when it is free (so other terminals reach this Redis with the same URL),
+    else any free port."""
+    for port in (wanted, 0) if wanted else (0,):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise OSError("no free port")
 
 
 def run(command: list[str], env: dict[str, str]) -> int:
@@ -66,13 +73,15 @@ def main() -> int:
               "(Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) "
               "or set DISTRIBUTOR_BROKER_URL to a running Redis.", file=sys.stderr)
         return 1
-    port = free_port()
+    parts = urlsplit(url)
+    local_host = parts.hostname in ("localhost", "127.0.0.1", None)
+    port = free_port(parts.port or 6379 if local_host else 0)
     workdir = tempfile.mkdtemp(prefix="distributor-redis-")
     redis = subprocess.Popen(
         [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--dir", workdir, "--logfile", os.path.join(workdir, "redis.log")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    local = f"redis://127.0.0.1:{port}/0"
+    local = f"redis://127.0.0.1:{port}{parts.path or '/0'}"
     deadline = time.monotonic() + 10
     while not answers(local):
         if time.monotonic() > deadline or redis.poll() is not None:
