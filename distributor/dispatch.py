@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
+# The queues work travels on, one per kind of task ("<queue>.<task>" names route to them).
+QUEUES = ("publish", "email", "channels", "digests", "maintenance")
+
 
 class Dispatcher(Protocol):
     def fan_out(self, article_id: int) -> None: ...

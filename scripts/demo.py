@@ -17,6 +17,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from distributor.reports import is_settled
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / ".demo"
 BIN = Path(sys.executable).parent
@@ -88,10 +90,7 @@ secret = "whsec_ZGVtby13ZWJob29rLXNpZ25pbmctc2VjcmV0"
         deadline = time.monotonic() + 45
         while time.monotonic() < deadline:
             report = json.loads(run("deliveries", guid, "--json", env=env))
-            done = all(p["state"] not in ("planned", "running", "retrying")
-                       for p in report["channels"]) and all(
-                s["state"] not in ("planned", "running") for s in report["sends"])
-            if done:
+            if is_settled(report):
                 break
             if worker.poll() is not None:
                 sys.exit(f"demo: the worker exited; see {DEMO / 'worker.log'}")

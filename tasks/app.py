@@ -18,8 +18,8 @@ from celery.signals import (
 from kombu import Queue
 
 from distributor.config import Settings
+from distributor.dispatch import QUEUES
 
-QUEUES = ("publish", "email", "channels", "digests", "maintenance")
 VISIBILITY_TIMEOUT = 3600
 MAX_COUNTDOWN = 3000  # ETAs beyond the visibility timeout would be delivered twice
 

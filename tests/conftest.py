@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -242,9 +241,6 @@ def pytest_report_header(config):
     backends = ", ".join(_backends())
     return f"distributor: databases {backends}; redis {_redis_url()}"
 
-
-def settle(seconds: float) -> None:
-    time.sleep(seconds)
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import redis
 from fastapi import FastAPI
 
 from distributor.api.articles import router as articles_router
@@ -14,6 +13,7 @@ from distributor.api.public import router as public_router
 from distributor.api.subscribe import router as subscribe_router
 from distributor.config import Settings
 from distributor.dispatch import Dispatcher
+from distributor.monitor.queues import broker_client
 from distributor.ratelimit import RedisLimiter
 from distributor.store import Database
 
@@ -25,13 +25,13 @@ def create_app(settings: Settings, db: Database, dispatcher: Dispatcher,
     app.state.settings = settings
     app.state.db = db
     app.state.dispatcher = dispatcher
+    broker = broker_client(settings)
     if replay_guard is None:
         from distributor.api.auth import RedisReplayGuard
 
-        replay_guard = RedisReplayGuard(settings.broker_url)
+        replay_guard = RedisReplayGuard(broker, settings.broker_prefix)
     app.state.replay_guard = replay_guard
-    app.state.limiter = RedisLimiter(redis.Redis.from_url(
-        settings.broker_url, socket_timeout=2, socket_connect_timeout=2))
+    app.state.limiter = RedisLimiter(broker, prefix=settings.broker_prefix + "distributor:rate:")
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.include_router(articles_router)

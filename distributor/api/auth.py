@@ -32,13 +32,14 @@ def require_token(request: Request) -> None:
 class RedisReplayGuard:
     """Remembers webhook-ids for ten minutes; a second delivery of one is refused."""
 
-    def __init__(self, url: str, ttl: int = 600):
-        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    def __init__(self, client: redis.Redis, prefix: str = "", ttl: int = 600):
+        self.client = client
+        self.prefix = prefix
         self.ttl = ttl
 
     def first_time(self, message_id: str) -> bool:
         try:
-            return bool(self.client.set(f"distributor:webhook-id:{message_id}", 1,
+            return bool(self.client.set(f"{self.prefix}distributor:webhook-id:{message_id}", 1,
                                         nx=True, ex=self.ttl))
         except redis.RedisError as exc:
             raise Unavailable(f"broker does not answer: {type(exc).__name__}") from None

@@ -11,9 +11,10 @@ import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from distributor.config import Settings, load_settings
+from distributor.dispatch import QUEUES as ALL_QUEUES
 from distributor.errors import ConfigError, DistributorError, InvalidInput, Unavailable
 
-QUEUES = "publish,email,channels,digests,maintenance"
+QUEUES = ",".join(ALL_QUEUES)
 
 
 class Context:

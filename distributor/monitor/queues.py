@@ -10,8 +10,8 @@ from typing import Any
 import redis
 
 from distributor.config import Settings
+from distributor.dispatch import QUEUES
 
-QUEUES = ("publish", "email", "channels", "digests", "maintenance")
 PRIORITY_SEP = "\x06\x16"
 BEAT_KEY = "distributor:beat:last"
 WORKER_KEY = "distributor:worker:"  # + hostname; value: unix time of the last beat

@@ -81,8 +81,6 @@ class CompiledEmail:
         self.from_address = parseaddr(from_address)[1]
         self.domain = from_domain(from_address)
         self.message_key = message_key
-        self.html_body = html_body
-        self.text_body = text_body
         self.text_parts = _qp_template(text_body)
         self.html_parts = _qp_template(html_body)
         self.unsubscribe_mailto = unsubscribe_mailto

@@ -35,7 +35,7 @@ def settings(make_settings):
 
 @pytest.fixture()
 def client(settings, db, dispatcher, redis_client):
-    for key in redis_client.scan_iter("distributor:rate:subscribe:*"):
+    for key in redis_client.scan_iter("*distributor:rate:subscribe:*"):
         redis_client.delete(key)
     app = create_app(settings, db, dispatcher)
     with TestClient(app, raise_server_exceptions=False) as test_client:
