@@ -19,6 +19,7 @@ run: $(STAMP)
 	$(WITH_REDIS) $(BIN)/python scripts/run_all.py
 
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache --show-timings >/dev/null || $(BIN)/lint-imports --no-cache
 	$(WITH_REDIS) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)
@@ -29,6 +30,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) var .demo .pytest_cache

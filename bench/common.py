@@ -17,7 +17,8 @@ from pathlib import Path
 
 from sqlalchemy import insert, select
 
-from distributor.config import Settings, load_settings
+from distributor.bootstrap import load_settings
+from distributor.config import Settings
 from distributor.store import Database, MailingList, Subscriber, Subscription
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from distributor.digest import render_digest
-from distributor.render.email import Recipient
+from distributor.email.compose import compile_digest
+from distributor.email.message import Recipient
 from distributor.store import Article, MailingList
 
 
@@ -27,7 +27,7 @@ def run(settings, recipients: int = 5000, naive: int = 40) -> dict:
                                sections=["South Asia and Beyond", "Defence"])
     articles = sample_articles()
     now = datetime.now(UTC)
-    compiled = render_digest(settings, mailing_list, articles, now, "bench")
+    compiled = compile_digest(settings, mailing_list, articles, now, "bench")
     started = time.perf_counter()
     size = 0
     for n in range(recipients):
@@ -36,7 +36,7 @@ def run(settings, recipients: int = 5000, naive: int = 40) -> dict:
     fill = (time.perf_counter() - started) / recipients
     started = time.perf_counter()
     for n in range(naive):
-        render_digest(settings, mailing_list, articles, now, f"naive-{n}").fill(
+        compile_digest(settings, mailing_list, articles, now, f"naive-{n}").fill(
             Recipient(n, f"reader{n}@example.com", f"Reader {n}",
                       f"https://news.example.org/unsubscribe/tok{n}"))
     scratch = (time.perf_counter() - started) / naive

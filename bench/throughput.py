@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 
 from bench.common import PeakRSS, Workspace, seed_list, start_worker, wait_ready
 from bench.render import sample_articles
-from distributor import outbox
-from distributor.digest import trigger_digest
-from distributor.render.email import Recipient
+from distributor.email.digests import trigger_digest
+from distributor.email.message import Recipient
+from distributor.outbox import wake
 from distributor.store import Article, Database, Send
 from tasks.app import make_app
 from tasks.dispatch import CeleryDispatcher
@@ -50,7 +50,7 @@ def digest_send(sink_url: str, subscribers: int, concurrency: int, processes: in
             monitors = [PeakRSS(w.pid).__enter__() for w in workers]
             result = trigger_digest(db, settings, "daily")
             started = time.monotonic()
-            outbox.enqueue_send(db, CeleryDispatcher(app), result.send_id, datetime.now(UTC))
+            wake.enqueue_send(db, CeleryDispatcher(app), result.send_id, datetime.now(UTC))
             while time.monotonic() - started < timeout:
                 with db.session() as session:
                     state = session.get(Send, result.send_id).state
@@ -60,7 +60,7 @@ def digest_send(sink_url: str, subscribers: int, concurrency: int, processes: in
             elapsed = time.monotonic() - started
             for monitor in monitors:
                 monitor.__exit__(None, None, None)
-            from distributor.reports import send_counts
+            from distributor.monitor.deliveries import send_counts
 
             with db.session() as session:
                 counts = send_counts(session, [result.send_id])[result.send_id]
@@ -80,13 +80,13 @@ def digest_send(sink_url: str, subscribers: int, concurrency: int, processes: in
 def _message_size(settings, db) -> int:
     from sqlalchemy import select
 
-    from distributor.digest import render_digest
+    from distributor.email.compose import compile_digest
     from distributor.store import MailingList
 
     with db.session() as session:
         mailing_list = session.scalar(select(MailingList))
         articles = session.scalars(select(Article)).all()
-        compiled = render_digest(settings, mailing_list, list(articles), datetime.now(UTC), "x")
+        compiled = compile_digest(settings, mailing_list, list(articles), datetime.now(UTC), "x")
     return len(compiled.fill(Recipient(1, "daily.reader1@example.com", "Reader 1",
                                        "https://news.example.org/unsubscribe/" + "t" * 90)))
 

@@ -3,8 +3,11 @@
     DistributorError                  root: everything we raise on purpose
     ├── ConfigError                   a bad setting or config file (exit 2)
     ├── InvalidInput                  user input refused; .fields names what (exit 2, HTTP 4xx)
-    │   └── NotFound                  a named thing does not exist (HTTP 404)
+    │   ├── NotFound                  a named thing does not exist (HTTP 404)
+    │   ├── SkipItem                  a feed item that cannot be an article (the poll goes on)
+    │   └── TooLong                   channel text that no shortening can fit in the limit
     ├── Unavailable                   the database or broker does not answer (exit 1, HTTP 503)
+    ├── FeedError                     a feed could not be fetched or parsed
     └── DeliveryError                 a peer (SMTP server, channel API) refused or failed
         ├── TransientError            try again later; .retry_after in seconds when the peer said
         └── PermanentError            do not retry; .disable when the endpoint is gone for good
@@ -48,8 +51,20 @@ class NotFound(InvalidInput):
     status_code = 404
 
 
+class SkipItem(InvalidInput):
+    """A feed item that cannot become an article (no link, no title, ...)."""
+
+
+class TooLong(InvalidInput):
+    """The rendered channel text cannot be shortened to the service's limit."""
+
+
 class Unavailable(DistributorError):
     """A service we depend on (database, broker) does not answer."""
+
+
+class FeedError(DistributorError):
+    """A feed could not be fetched or parsed; the message says why, for the feed's row."""
 
 
 class DeliveryError(DistributorError):

@@ -17,7 +17,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from distributor.reports import is_settled
+from distributor.monitor.deliveries import is_settled
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / ".demo"

@@ -18,7 +18,12 @@ from celery.signals import (
 from kombu import Queue
 
 from distributor.config import Settings
-from distributor.dispatch import QUEUES
+from distributor.logs import bind, unbind
+from distributor.logs import setup_logging as configure_logging
+from distributor.monitor.heartbeat import WorkerHeartbeat
+from distributor.monitor.queues import broker_client
+from distributor.outbox.wake import QUEUES
+from tasks import runtime
 
 VISIBILITY_TIMEOUT = 3600
 MAX_COUNTDOWN = 3000  # ETAs beyond the visibility timeout would be delivered twice
@@ -60,8 +65,6 @@ def make_app(settings: Settings) -> Celery:
 
 
 def _app() -> Celery:
-    from tasks import runtime
-
     return make_app(runtime.settings())
 
 
@@ -70,18 +73,13 @@ app = _app()
 
 @worker_process_init.connect
 def _fresh_connections(**_) -> None:
-    from tasks import runtime
-
     runtime.reset()
 
 
 @setup_logging.connect
 def _logging(loglevel=None, **_) -> None:
     """Our one log format (text or JSON lines, secrets redacted) instead of celery's."""
-    from distributor.logs import setup_logging as configure
-    from tasks import runtime
-
-    configure(runtime.settings(), level=loglevel)
+    configure_logging(runtime.settings(), level=loglevel)
 
 
 _heartbeat = None
@@ -92,10 +90,6 @@ def _start_heartbeat(sender=None, **_) -> None:
     """Leave a heartbeat in Redis so /health and /metrics see this worker: from before
     it takes its first task (worker_ready may come after that)."""
     global _heartbeat
-    from distributor.monitor.heartbeat import WorkerHeartbeat
-    from distributor.monitor.queues import broker_client
-    from tasks import runtime
-
     hostname = sender if isinstance(sender, str) else getattr(sender, "hostname", "worker")
     settings = runtime.settings()
     _heartbeat = WorkerHeartbeat(broker_client(settings, timeout=5), hostname,
@@ -115,8 +109,6 @@ _TASK_IDS = {"channels.post": "post_id", "email.send_batch": "batch_id",
 
 @task_prerun.connect
 def _bind_log_context(task_id=None, task=None, args=None, **_) -> None:
-    from distributor.logs import bind
-
     name = getattr(task, "name", None)
     key = _TASK_IDS.get(name)
     ids = {key: args[0]} if key and args else {}
@@ -125,8 +117,6 @@ def _bind_log_context(task_id=None, task=None, args=None, **_) -> None:
 
 @task_postrun.connect
 def _unbind_log_context(task=None, **_) -> None:
-    from distributor.logs import unbind
-
     token = getattr(task.request, "distributor_log_token", None)
     if token is not None:
         unbind(token)

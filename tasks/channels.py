@@ -2,7 +2,8 @@ import logging
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from distributor.posting import run_post
+from distributor.channels.post import run_post
+from distributor.states import Outcome
 from tasks import runtime
 from tasks.app import app
 from tasks.dispatch import CeleryDispatcher
@@ -17,6 +18,6 @@ def post(post_id: int) -> dict:
                       limiter=runtime.limiter())
     log.info("post=%s state=%s%s", post_id, result.state,
              f" error={result.error}" if result.error else "")
-    if result.state == "retry":
+    if result.state == Outcome.RETRY:
         CeleryDispatcher(app).post(post_id, countdown=result.retry_in)
     return {"state": result.state}

@@ -1,8 +1,7 @@
 import logging
 from datetime import UTC, datetime
 
-from distributor import outbox
-from distributor.digest import due_lists, trigger_digest
+from distributor.email.digests import due_lists, send_now
 from tasks import runtime
 from tasks.app import app
 from tasks.dispatch import CeleryDispatcher
@@ -21,13 +20,10 @@ def tick() -> int:
 
 @app.task(name="digests.send")
 def send(list_name: str, scheduled_for: str | None = None, since: str | None = None) -> dict:
-    result = trigger_digest(
-        runtime.db(), runtime.settings(), list_name,
+    result = send_now(
+        runtime.db(), runtime.settings(), CeleryDispatcher(app), list_name,
         scheduled_for=datetime.fromisoformat(scheduled_for) if scheduled_for else None,
         since=datetime.fromisoformat(since) if since else None)
     log.info("digest list=%s state=%s send=%s articles=%s recipients=%s", list_name,
              result.state, result.send_id, result.articles, result.recipients)
-    if result.state == "planned":
-        outbox.enqueue_send(runtime.db(), CeleryDispatcher(app), result.send_id,
-                            datetime.now(UTC))
     return {"state": result.state, "send_id": result.send_id}

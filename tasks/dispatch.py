@@ -1,10 +1,14 @@
-"""The Dispatcher of distributor.dispatch, over Celery: tasks are sent by name,
-so callers need not import the task modules."""
+"""The Dispatcher of distributor.outbox.wake, over Celery. Tasks are sent by name,
+so callers need not import the task modules. Broker errors (kombu's, redis-py's,
+the socket's) are translated here into errors.Unavailable, nowhere else."""
 
 from __future__ import annotations
 
 from celery import Celery
+from kombu.exceptions import KombuError
+from redis import RedisError
 
+from distributor.errors import Unavailable
 from tasks.app import MAX_COUNTDOWN
 
 
@@ -15,7 +19,10 @@ class CeleryDispatcher:
     def _send(self, name: str, args: list, countdown: float | None = None) -> None:
         if countdown is not None:
             countdown = max(0.0, min(countdown, MAX_COUNTDOWN))
-        self.app.send_task(name, args=args, countdown=countdown)
+        try:
+            self.app.send_task(name, args=args, countdown=countdown)
+        except (KombuError, RedisError, OSError) as exc:
+            raise Unavailable(f"the broker does not answer ({type(exc).__name__})") from exc
 
     def fan_out(self, article_id: int) -> None:
         self._send("publish.fan_out", [article_id])
@@ -25,9 +32,6 @@ class CeleryDispatcher:
 
     def post(self, post_id: int, countdown: float | None = None) -> None:
         self._send("channels.post", [post_id], countdown)
-
-    def send_digest(self, list_name: str, since: str | None = None) -> None:
-        self._send("digests.send", [list_name, None, since])
 
     def confirm(self, subscription_id: int) -> None:
         self._send("email.confirm", [subscription_id])

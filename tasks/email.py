@@ -2,9 +2,10 @@ import logging
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from distributor.email.batch import run_batch
+from distributor.email.confirm import send_confirmation
 from distributor.errors import TransientError
-from distributor.optin import send_confirmation
-from distributor.sending import run_batch
+from distributor.states import Outcome
 from tasks import runtime
 from tasks.app import app
 from tasks.dispatch import CeleryDispatcher
@@ -19,7 +20,7 @@ def send_batch(batch_id: int) -> dict:
     log.info("batch=%s state=%s sent=%s deferred=%s failed=%s skipped=%s%s", batch_id,
              result.state, result.sent, result.deferred, result.failed, result.skipped,
              f" error={result.error}" if result.error else "")
-    if result.state == "retry":
+    if result.state == Outcome.RETRY:
         CeleryDispatcher(app).send_batch(batch_id, countdown=result.retry_in)
     return {"state": result.state, "sent": result.sent}
 

@@ -5,7 +5,7 @@ ticks or a concurrent `distributor feeds poll` never poll one feed twice."""
 import logging
 from datetime import UTC, datetime
 
-from distributor import feeds
+from distributor.inbound import feeds
 from tasks import runtime
 from tasks.app import app
 from tasks.dispatch import CeleryDispatcher
@@ -26,8 +26,6 @@ def poll(url: str) -> dict:
     feed = feeds.feed_config(runtime.settings(), url)
     if feed is None:  # removed from the config since the tick
         return {"url": feeds.display_url(url), "status": "not configured"}
-    result = feeds.poll_feed(runtime.db(), runtime.settings(), feed, runtime.http())
-    dispatcher = CeleryDispatcher(app)
-    for article_id in result.created:
-        dispatcher.fan_out(article_id)
+    result = feeds.poll_feed(runtime.db(), runtime.settings(), feed, runtime.http(),
+                             CeleryDispatcher(app))
     return result.as_dict()

@@ -3,8 +3,8 @@ from datetime import UTC, datetime
 
 from redis import RedisError
 
-from distributor import outbox
 from distributor.monitor.queues import record_beat
+from distributor.outbox import wake
 from tasks import runtime
 from tasks.app import app
 from tasks.dispatch import CeleryDispatcher
@@ -18,7 +18,7 @@ def sweep() -> dict:
         record_beat(runtime.redis_client(), prefix=runtime.settings().broker_prefix)
     except RedisError as exc:
         log.warning("beat heartbeat not recorded: %s", type(exc).__name__)
-    batches, posts = outbox.sweep(runtime.db(), CeleryDispatcher(app), datetime.now(UTC),
+    batches, posts = wake.sweep(runtime.db(), CeleryDispatcher(app), datetime.now(UTC),
                                   runtime.sweep_grace())
     if batches or posts:
         log.info("sweeper re-enqueued batches=%s posts=%s", batches, posts)

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from distributor import outbox
+from distributor.outbox import wake
 from tasks import runtime
 from tasks.app import app
 from tasks.dispatch import CeleryDispatcher
@@ -11,6 +11,6 @@ from tasks.dispatch import CeleryDispatcher
 @app.task(name="publish.fan_out", autoretry_for=(SQLAlchemyError,), retry_backoff=True,
           max_retries=10)
 def fan_out(article_id: int) -> dict:
-    posts, batches = outbox.fan_out(runtime.db(), CeleryDispatcher(app), article_id,
+    posts, batches = wake.fan_out(runtime.db(), CeleryDispatcher(app), article_id,
                                     datetime.now(UTC))
     return {"posts": posts, "batches": batches}

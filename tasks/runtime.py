@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from functools import cache
 
+import redis
 import requests
 from requests.adapters import HTTPAdapter
 
-from distributor.config import Settings, load_settings
+from distributor.bootstrap import load_settings
+from distributor.channels.adapters import ADAPTERS
+from distributor.channels.ratelimit import RedisLimiter
+from distributor.config import Settings
+from distributor.email.transport import open_transport
 from distributor.errors import ConfigError
-from distributor.mail.transport import open_transport
 from distributor.store import Database
 
 
@@ -53,22 +58,15 @@ def reset() -> None:
 
 @cache
 def redis_client():
-    import redis
-
     return redis.Redis.from_url(settings().broker_url, socket_timeout=5, socket_connect_timeout=5)
 
 
 @cache
 def limiter():
-    from distributor.channels import ADAPTERS
-    from distributor.ratelimit import RedisLimiter
-
     defaults = {name: cls.default_rate for name, cls in ADAPTERS.items()}
     return RedisLimiter(redis_client(), prefix=settings().broker_prefix + "distributor:rate:",
                         defaults=defaults)
 
 
 def sweep_grace():
-    from datetime import timedelta
-
     return timedelta(seconds=settings().sweep_grace)

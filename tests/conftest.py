@@ -15,7 +15,8 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-from distributor.config import Settings, load_settings
+from distributor.bootstrap import load_settings
+from distributor.config import Settings
 from distributor.store import Database
 from tests.peers import HTTPReceiver, SMTPServer, wait_for
 

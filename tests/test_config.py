@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from distributor.config import load_settings, parse_duration, parse_rate
+from distributor.bootstrap import load_settings
+from distributor.config import parse_duration, parse_rate
 from distributor.errors import ConfigError
+from distributor.outbox.plan import sections_match
 
 
 def base_env(tmp_path, **extra):
@@ -74,7 +76,8 @@ rate = "20/m"
     settings = load_settings(env)
     channel = settings.channel("ops-hook")
     assert channel.options.url == "https://hooks.example.org/news"
-    assert channel.matches("south asia and beyond") and not channel.matches("Business")
+    assert sections_match(channel.sections, "south asia and beyond")
+    assert not sections_match(channel.sections, "Business")
     assert "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ=" in settings.secret_values()
     assert "whsec_" not in repr(settings)
 

@@ -6,15 +6,16 @@ from fastapi import FastAPI
 
 from distributor.api.articles import router as articles_router
 from distributor.api.audience import router as audience_router
+from distributor.api.auth import RedisReplayGuard
 from distributor.api.dashboard import router as dashboard_router
 from distributor.api.errors import BodyLimit, install_error_handlers
 from distributor.api.monitor import router as monitor_router
 from distributor.api.public import router as public_router
 from distributor.api.subscribe import router as subscribe_router
+from distributor.channels.ratelimit import RedisLimiter
 from distributor.config import Settings
-from distributor.dispatch import Dispatcher
 from distributor.monitor.queues import broker_client
-from distributor.ratelimit import RedisLimiter
+from distributor.outbox.wake import Dispatcher
 from distributor.store import Database
 
 
@@ -27,8 +28,6 @@ def create_app(settings: Settings, db: Database, dispatcher: Dispatcher,
     app.state.dispatcher = dispatcher
     broker = broker_client(settings)
     if replay_guard is None:
-        from distributor.api.auth import RedisReplayGuard
-
         replay_guard = RedisReplayGuard(broker, settings.broker_prefix)
     app.state.replay_guard = replay_guard
     app.state.limiter = RedisLimiter(broker, prefix=settings.broker_prefix + "distributor:rate:")

@@ -1,18 +1,15 @@
 from __future__ import annotations
 
-import logging
-
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from distributor.api.auth import check_publish_auth, require_token
-from distributor.articles import ingest
-from distributor.formats import convert
-from distributor.reports import deliveries
+from distributor.inbound.publish import publish as publish_article
+from distributor.inbound.sources import convert
+from distributor.monitor.deliveries import deliveries
 
 router = APIRouter()
-log = logging.getLogger("distributor.api")
 
 
 @router.post("/v1/articles", status_code=202, summary="Publish an article",
@@ -28,16 +25,11 @@ async def publish(request: Request, format: str | None = Query(
     check_publish_auth(request, body)
     data = convert(format, body)
     state = request.app.state
-    result = await run_in_threadpool(ingest, state.db, state.settings, data)
+    result = await run_in_threadpool(publish_article, state.db, state.settings,
+                                     state.dispatcher, data)
     if not result.created:
-        return JSONResponse({"guid": result.guid, "status": "already published"}, 200)
-    try:
-        await run_in_threadpool(state.dispatcher.fan_out, result.article_id)
-    except Exception as exc:  # stored and planned: the sweeper sends it when the broker is back
-        log.warning("guid=%s stored but not enqueued (%s); the sweeper will send it",
-                    result.guid, type(exc).__name__)
-    log.info("guid=%s published", result.guid)
-    return JSONResponse({"guid": result.guid, "status": "accepted"}, 202)
+        return JSONResponse({"guid": result.guid, "status": result.status}, 200)
+    return JSONResponse({"guid": result.guid, "status": result.status}, 202)
 
 
 @router.get("/v1/articles/{guid:path}/deliveries", dependencies=[Depends(require_token)],

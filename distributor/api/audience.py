@@ -8,13 +8,17 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from distributor import outbox
 from distributor.api.auth import require_token
-from distributor.audience import add_subscriber, create_list, delete_list, list_lists
-from distributor.digest import trigger_digest
+from distributor.audience.lists import create_list, delete_list, list_lists
+from distributor.audience.subscribers import (
+    MAX_ID,
+    add_subscriber,
+    list_subscribers,
+    remove_subscriber,
+)
+from distributor.email.digests import send_now
+from distributor.email.preview import preview_alert, preview_digest
 from distributor.errors import NotFound
-from distributor.preview import preview_alert, preview_digest
-from distributor.subscribers import MAX_ID, list_subscribers, remove_subscriber
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_token)])
 
@@ -89,12 +93,9 @@ def post_digest(body: DigestIn, request: Request) -> dict:
     state = request.app.state
     if body.since is not None and body.since.tzinfo is None:
         body.since = body.since.replace(tzinfo=UTC)
-    result = trigger_digest(state.db, state.settings, body.list_name, since=body.since,
-                            dry_run=body.dry_run)
-    if result.state == "planned":
-        outbox.enqueue_send(state.db, state.dispatcher, result.send_id, datetime.now(UTC))
-    return {"list": result.list_name, "state": result.state, "send_id": result.send_id,
-            "articles": result.articles, "recipients": result.recipients}
+    result = send_now(state.db, state.settings, state.dispatcher, body.list_name,
+                      since=body.since, dry_run=body.dry_run)
+    return result.as_dict()
 
 
 @router.get("/preview/{kind}", summary="Exactly what an alert or digest would look like")

@@ -8,7 +8,7 @@ import hmac
 import redis
 from fastapi import HTTPException, Request
 
-from distributor.channels.webhook import verify
+from distributor.channels.adapters.webhook import verify
 from distributor.errors import Unavailable
 
 UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}

@@ -19,8 +19,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from distributor.email.digests import send_now
 from distributor.errors import DistributorError
-from distributor.render.templates import environment
+from distributor.monitor import snapshot
+from distributor.monitor.articles import latest_articles
+from distributor.monitor.failures import list_failures, retry
+from distributor.states import SendState
+from distributor.templates import environment
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger("distributor.dashboard")
@@ -113,9 +118,6 @@ def _flash(request: Request) -> dict | None:
 
 
 def dashboard_data(request: Request) -> dict:
-    from distributor.failures import list_failures
-    from distributor.monitor import snapshot
-    from distributor.monitor.articles import latest_articles
 
     state = request.app.state
     data = snapshot(state.db, getattr(state.dispatcher, "app", None), state.settings)
@@ -178,8 +180,6 @@ def _guard(request: Request) -> Response | None:
 
 @router.post("/dashboard/failures/{failure_id}/retry")
 async def retry_failure(failure_id: str, request: Request) -> Response:
-    from distributor.failures import retry
-
     refused = _guard(request)
     if refused:
         return refused
@@ -196,14 +196,16 @@ async def send_digest(list_name: str, request: Request) -> Response:
     refused = _guard(request)
     if refused:
         return refused
-    send = getattr(request.app.state.dispatcher, "send_digest", None)
-    if not callable(send):
-        return _back(request, "sending digests by hand is not available in this version", ok=False)
+    state = request.app.state
     try:
-        await run_in_threadpool(send, list_name)
+        result = await run_in_threadpool(send_now, state.db, state.settings, state.dispatcher,
+                                         list_name)
     except DistributorError as exc:
         return _back(request, str(exc), ok=False)
-    except Exception as exc:  # broker down: say so rather than 500
-        return _back(request, f"could not ask for the digest: {type(exc).__name__}", ok=False)
-    log.info("digest for list %s asked from the dashboard", list_name, extra={"list": list_name})
-    return _back(request, f"digest for {list_name} asked for; it goes out in a moment")
+    log.info("digest for list %s sent from the dashboard: %s", list_name, result.state,
+             extra={"list": list_name})
+    if result.state != SendState.PLANNED:
+        return _back(request, f"digest for {list_name}: {result.state} "
+                              f"({result.articles} articles)")
+    return _back(request, f"digest for {list_name}: {result.articles} articles to "
+                          f"{result.recipients} readers; it goes out in a moment")

@@ -8,8 +8,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from distributor.api.auth import require_token
-from distributor.failures import list_failures, retry
 from distributor.monitor import snapshot
+from distributor.monitor.failures import list_failures, retry
 
 router = APIRouter()
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
+import redis
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from distributor.audience import unsubscribe
+from distributor.audience.subscribers import unsubscribe
+from distributor.audience.tokens import read_token
 from distributor.errors import DistributorError, InvalidInput
-from distributor.render.templates import environment
+from distributor.monitor.queues import broker_client, worker_heartbeats
+from distributor.templates import environment
 
 router = APIRouter()
 
@@ -17,10 +22,6 @@ router = APIRouter()
 def health(request: Request) -> JSONResponse:
     """503 with the reasons when the database or the broker does not answer (short
     timeouts), or when no worker left a heartbeat within the last minute."""
-    import time
-
-    from distributor.monitor.queues import broker_client, worker_heartbeats
-
     problems = []
     try:
         request.app.state.db.ping()
@@ -33,7 +34,7 @@ def health(request: Request) -> JSONResponse:
         now = time.time()
         if not any(now - ts < 60 for ts in beats.values()):
             problems.append("no worker alive: none left a heartbeat within the last minute")
-    except Exception as exc:
+    except (redis.RedisError, OSError) as exc:
         problems.append(f"broker does not answer: {type(exc).__name__}")
     finally:
         client.close()
@@ -51,8 +52,6 @@ def page(request: Request, template: str, status: int = 200, **context) -> HTMLR
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse, summary="Unsubscribe page")
 def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
-    from distributor.tokens import read_token
-
     try:
         read_token(request.app.state.settings.secret, token, "unsubscribe")
     except InvalidInput as exc:

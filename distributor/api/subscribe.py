@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from distributor.api.errors import error
 from distributor.api.public import page
+from distributor.audience.optin import confirm, request_subscription
 from distributor.errors import InvalidInput
-from distributor.optin import confirm, request_subscription
 
 router = APIRouter()
 PER_IP_PER_MINUTE = 10

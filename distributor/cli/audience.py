@@ -32,7 +32,7 @@ def lists() -> None:
 def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, tz: str,
                  sections: tuple[str, ...], double_opt_in: bool) -> None:
     """Create the list NAME."""
-    from distributor.audience import create_list
+    from distributor.audience.lists import create_list
 
     if not instant and not schedule:
         raise click.UsageError("give --instant or --schedule CRON")
@@ -49,7 +49,7 @@ def lists_list(obj: Context, as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from distributor.audience import list_lists
+    from distributor.audience.lists import list_lists
 
     rows = [dataclasses.asdict(r) for r in list_lists(obj.db)]
 
@@ -73,7 +73,7 @@ def lists_list(obj: Context, as_json: bool) -> None:
 @pass_ctx
 def lists_delete(obj: Context, name: str) -> None:
     """Delete the list NAME (subscribers stay, their other lists too)."""
-    from distributor.audience import delete_list
+    from distributor.audience.lists import delete_list
 
     delete_list(obj.db, name)
     click.echo(f"deleted list {name}")
@@ -94,7 +94,7 @@ def subscribers() -> None:
 def subscribers_add(obj: Context, email: str, list_name: str, name: str,
                     sections: tuple[str, ...]) -> None:
     """Subscribe EMAIL to a list (idempotent)."""
-    from distributor.audience import add_subscriber
+    from distributor.audience.subscribers import add_subscriber
 
     subscription = add_subscriber(obj.db, email, list_name, name, sections)
     click.echo(f"{email.strip().lower()} on {list_name}: {subscription.status}")
@@ -112,7 +112,7 @@ def subscribers_import(obj: Context, file: str) -> None:
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from distributor.subscribers import import_csv
+    from distributor.audience.bulk import import_csv
 
     if file == "-":
         stream, total = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig",
@@ -149,7 +149,7 @@ def subscribers_list(obj: Context, list_name: str | None, status: str | None, li
     from rich.console import Console
     from rich.table import Table
 
-    from distributor.subscribers import list_subscribers
+    from distributor.audience.subscribers import list_subscribers
 
     rows = list_subscribers(obj.db, list_name, status, limit, after)
 
@@ -173,7 +173,7 @@ def subscribers_list(obj: Context, list_name: str | None, status: str | None, li
 @pass_ctx
 def subscribers_remove(obj: Context, email: str, list_name: str | None, erase: bool) -> None:
     """Unsubscribe EMAIL, or erase it with --erase."""
-    from distributor.subscribers import remove_subscriber
+    from distributor.audience.subscribers import remove_subscriber
 
     click.echo(f"{email}: {remove_subscriber(obj.db, email, list_name, erase)}")
 
@@ -185,7 +185,7 @@ def subscribers_remove(obj: Context, email: str, list_name: str | None, erase: b
 @pass_ctx
 def subscribers_export(obj: Context, list_name: str | None, out: str) -> None:
     """Active subscribers as CSV (email,name,lists), ready for `subscribers import`."""
-    from distributor.subscribers import export_csv
+    from distributor.audience.bulk import export_csv
 
     if out == "-":
         count = export_csv(obj.db, sys.stdout, list_name)

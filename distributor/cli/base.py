@@ -10,9 +10,10 @@ from pathlib import Path
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from distributor.config import Settings, load_settings
-from distributor.dispatch import QUEUES as ALL_QUEUES
+from distributor.bootstrap import load_settings
+from distributor.config import Settings
 from distributor.errors import ConfigError, DistributorError, InvalidInput, Unavailable
+from distributor.outbox.wake import QUEUES as ALL_QUEUES
 
 QUEUES = ",".join(ALL_QUEUES)
 

@@ -22,7 +22,7 @@ def channels() -> None:
 @pass_ctx
 def channels_list(obj: Context, as_json: bool) -> None:
     """Every configured channel: type, sections, rate, state and its last post."""
-    from distributor.channel_admin import overview
+    from distributor.channels.admin import overview
 
     def table(rows) -> None:
         from rich.console import Console
@@ -57,7 +57,7 @@ def channels_test(obj: Context, name: str, as_json: bool) -> None:
     enabled again when the test succeeds."""
     import requests
 
-    from distributor.channel_admin import send_test
+    from distributor.channels.admin import send_test
 
     result = send_test(obj.db, obj.settings, requests.Session(), name)
 
@@ -87,7 +87,7 @@ def channels_test(obj: Context, name: str, as_json: bool) -> None:
 def preview_channel(obj: Context, name: str, guid: str, out: str | None, as_json: bool) -> None:
     """The text and JSON body a post of article GUID to channel NAME would send,
     with its length against the service's limit."""
-    from distributor.channel_admin import preview as build
+    from distributor.channels.admin import preview as build
 
     data = build(obj.db, obj.settings, name, guid)
     if out:

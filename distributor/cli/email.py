@@ -12,6 +12,7 @@ import click
 
 from distributor.cli.base import Context, emit, pass_ctx
 from distributor.errors import InvalidInput
+from distributor.states import SendState
 
 
 def parse_since(value: str | None) -> datetime | None:
@@ -41,27 +42,28 @@ def digest() -> None:
 def digest_send(obj: Context, list_name: str, since: str | None, dry_run: bool, wait: bool,
                 as_json: bool) -> None:
     """Send LIST's digest now, by hand (the schedule is not changed)."""
-    from distributor import outbox
-    from distributor.digest import trigger_digest
+    from distributor.email.digests import send_now
 
-    result = trigger_digest(obj.db, obj.settings, list_name, since=parse_since(since),
-                            dry_run=dry_run)
-    data = {"list": result.list_name, "state": result.state, "send_id": result.send_id,
-            "articles": result.articles, "recipients": result.recipients}
-    if result.state == "planned":
-        outbox.enqueue_send(obj.db, obj.dispatcher, result.send_id, datetime.now(UTC))
-    if wait and result.state == "planned":
+    result = send_now(obj.db, obj.settings, obj.dispatcher, list_name, since=parse_since(since),
+                      dry_run=dry_run)
+    data = result.as_dict()
+    if result.state == SendState.PLANNED and not result.enqueued:
+        click.echo("warning: broker unreachable; the digest is planned and goes out when the "
+                   "sweeper next runs", err=True)
+    waited = wait and result.state == SendState.PLANNED
+    if waited:
         data.update(_wait(obj, result.send_id, quiet=as_json))
     emit(data, as_json, lambda d: click.echo(
         f"digest {d['list']}: {d['state']}, {d['articles']} articles, "
         f"{d['recipients']} recipients" + (f", send {d['send_id']}" if d["send_id"] else "")
-        + (f"; sent {d['sent']}, failed {d['failed']}" if "sent" in d else "")))
+        + (f"; sent {d['sent']}, failed {d['failed']}" if waited else "")))
 
 
 def _wait(obj: Context, send_id: int, quiet: bool, timeout: float = 3600) -> dict:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from distributor.reports import send_counts
+    from distributor.monitor.deliveries import COUNTS, send_counts, send_report
+    from distributor.states import SEND_OPEN
     from distributor.store import Send
 
     deadline = time.monotonic() + timeout
@@ -71,17 +73,14 @@ def _wait(obj: Context, send_id: int, quiet: bool, timeout: float = 3600) -> dic
         while time.monotonic() < deadline:
             with obj.db.session() as session:
                 send = session.get(Send, send_id)
-                counts = send_counts(session, [send_id])[send_id]
-            done = sum(counts.get(k, 0) for k in ("sent", "failed", "bounced", "skipped"))
+                report = send_report(send, "", send_counts(session, [send_id])[send_id])
             if task is None:
                 task = progress.add_task("send", total=send.planned)
-            progress.update(task, completed=done)
-            if send.state not in ("planned", "running"):
+            progress.update(task, completed=report["sent"] + report["failed"] + report["skipped"])
+            if send.state not in SEND_OPEN:
                 break
             time.sleep(0.5)
-    return {"state": send.state, "sent": counts.get("sent", 0),
-            "failed": counts.get("failed", 0) + counts.get("bounced", 0),
-            "skipped": counts.get("skipped", 0)}
+    return {"state": report["state"], **{key: report[key] for key in COUNTS}}
 
 
 @click.group()
@@ -115,7 +114,7 @@ def _write(out: str | None, result, as_json: bool) -> None:
 def preview_alert_command(obj: Context, list_name: str, guid: str | None, out: str | None,
                           as_json: bool) -> None:
     """The alert email for one sample subscriber of the list."""
-    from distributor.preview import preview_alert
+    from distributor.email.preview import preview_alert
 
     _write(out, preview_alert(obj.db, obj.settings, list_name, guid), as_json)
 
@@ -129,6 +128,6 @@ def preview_alert_command(obj: Context, list_name: str, guid: str | None, out: s
 def preview_digest_command(obj: Context, list_name: str, since: str | None, out: str | None,
                            as_json: bool) -> None:
     """The next digest for one sample subscriber of the list."""
-    from distributor.preview import preview_digest
+    from distributor.email.preview import preview_digest
 
     _write(out, preview_digest(obj.db, obj.settings, list_name, parse_since(since)), as_json)

@@ -32,22 +32,15 @@ def feeds_poll(obj: Context, as_json: bool) -> None:
     skipped, and the error if it could not be read. Exit status 1 when any
     feed could not be read; the other feeds are polled all the same.
     """
-    from distributor.feed_fetch import http_session
-    from distributor.feeds import poll_feed, unique_feeds
+    from distributor.inbound.feeds import poll_feed, unique_feeds
+    from distributor.inbound.fetch import http_session
 
     if _no_feeds(obj):
         return
     results = []
     http = http_session()
     for feed in unique_feeds(obj.settings):
-        result = poll_feed(obj.db, obj.settings, feed, http, force=True)
-        for article_id in result.created:
-            try:
-                obj.dispatcher.fan_out(article_id)
-            except Exception as exc:  # stored and planned: the sweeper sends it later
-                click.echo(f"warning: broker unreachable ({type(exc).__name__}); new "
-                           "articles go out when the sweeper next runs", err=True)
-                break
+        result = poll_feed(obj.db, obj.settings, feed, http, obj.dispatcher, force=True)
         results.append(result.as_dict())
 
     def human(rows) -> None:
@@ -68,7 +61,7 @@ def feeds_poll(obj: Context, as_json: bool) -> None:
 @pass_ctx
 def feeds_list(obj: Context, as_json: bool) -> None:
     """Each feed: interval, last poll, status, items in the feed and known, last error."""
-    from distributor.feeds import list_feeds
+    from distributor.inbound.feeds import list_feeds
 
     if _no_feeds(obj):
         return

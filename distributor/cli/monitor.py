@@ -130,7 +130,7 @@ def failures() -> None:
 @pass_ctx
 def failures_list(obj: Context, as_json: bool) -> None:
     """Failed channel posts, sends, batches and deliveries, newest first."""
-    from distributor.failures import list_failures
+    from distributor.monitor.failures import list_failures
 
     items = list_failures(obj.db)
 
@@ -157,7 +157,7 @@ def failures_list(obj: Context, as_json: bool) -> None:
 @pass_ctx
 def failures_retry(obj: Context, failure_id: str | None, retry_everything: bool) -> None:
     """Re-open a failure (post:N, send:N or batch:N) and enqueue it again."""
-    from distributor.failures import retry, retry_all
+    from distributor.monitor.failures import retry, retry_all
 
     if bool(failure_id) == retry_everything:
         raise click.UsageError("give one failure ID or --all")

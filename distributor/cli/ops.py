@@ -38,7 +38,8 @@ def db_upgrade(obj: Context) -> None:
 def deliveries(obj: Context, guid: str, as_json: bool) -> None:
     """What happened to the article GUID: each channel post, and each send's
     planned / sent / failed counts."""
-    from distributor.reports import deliveries as report
+    from distributor.monitor.deliveries import COUNTS
+    from distributor.monitor.deliveries import deliveries as report
 
     data = report(obj.db, guid)
 
@@ -52,11 +53,10 @@ def deliveries(obj: Context, guid: str, as_json: bool) -> None:
         for p in data["channels"]:
             posts.add_row(p["channel"], p["state"], str(p["attempts"]), p["remote_id"] or "",
                           p["error"] or "")
-        sends = Table("list", "kind", "state", "planned", "sent", "failed", "deferred",
-                      "skipped", "why", title="emails")
+        sends = Table("list", "kind", "state", *COUNTS, "why", title="emails")
         for s in data["sends"]:
-            sends.add_row(s["list"], s["kind"], s["state"], *(str(s[k]) for k in (
-                "planned", "sent", "failed", "deferred", "skipped")), s["error"] or "")
+            sends.add_row(s["list"], s["kind"], s["state"], *(str(s[k]) for k in COUNTS),
+                          s["error"] or "")
         console.print(posts if data["channels"] else "no channel posts")
         console.print(sends if data["sends"] else "no email sends")
 

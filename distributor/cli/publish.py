@@ -18,18 +18,16 @@ def publish(obj: Context, source: str, format_name: str) -> None:
     planned in the same transaction and handed to the workers. Publishing a
     known guid again prints the guid, says so, and sends nothing.
     """
-    from distributor.articles import ingest
-    from distributor.formats import convert
+    from distributor.inbound.publish import publish as publish_article
+    from distributor.inbound.sources import convert
 
     data = convert(format_name, read_input(source, obj.settings.max_body_bytes))
-    result = ingest(obj.db, obj.settings, data, source="cli")
+    result = publish_article(obj.db, obj.settings, obj.dispatcher, data, source="cli")
     if not result.created:
         click.echo(result.guid)
         click.echo(f"already published: {result.guid} (nothing sent)", err=True)
         return
-    try:
-        obj.dispatcher.fan_out(result.article_id)
-    except Exception as exc:  # stored and planned: the sweeper sends it once the broker is back
-        click.echo(f"warning: broker unreachable ({type(exc).__name__}); the article is "
-                   "stored and goes out when the sweeper next runs", err=True)
+    if not result.enqueued:
+        click.echo("warning: broker unreachable; the article is stored and goes out when "
+                   "the sweeper next runs", err=True)
     click.echo(result.guid)

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from distributor.reports import send_counts, send_report
+from distributor.monitor.deliveries import send_counts, send_report
 from distributor.store import Article, ChannelPost, Database, MailingList, Send
 
 

@@ -21,10 +21,10 @@ from distributor.monitor.queues import (
     queue_depths,
     worker_heartbeats,
 )
+from distributor.states import OPEN, SendState
 from distributor.store import ChannelPost, Database, Delivery, MailingList, Send
 
 log = logging.getLogger("distributor.metrics")
-OPEN_POST_STATES = ("planned", "running", "retrying")
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200)
 
 
@@ -57,7 +57,7 @@ class LedgerCollector:
                 durations = session.execute(
                     select(MailingList.name, Send.created_at, Send.finished_at)
                     .join(MailingList, MailingList.id == Send.list_id)
-                    .where(Send.state == "done", Send.finished_at.is_not(None))).all()
+                    .where(Send.state == SendState.DONE, Send.finished_at.is_not(None))).all()
                 sends = session.execute(select(Send.state, func.count())
                                         .group_by(Send.state)).all()
         except SQLAlchemyError as exc:
@@ -94,7 +94,7 @@ class LedgerCollector:
                                     "finished yet, by state", labels=["channel", "state"])
         extra_by_channel: dict[str, int] = {}
         for name, state, count, extra in posts:
-            family = pending if state in OPEN_POST_STATES else channel
+            family = pending if state in OPEN else channel
             family.add_metric([name, state], count)
             extra_by_channel[name] = extra_by_channel.get(name, 0) + max(0, extra or 0)
         for name, extra in extra_by_channel.items():

@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from distributor.reports import send_counts, send_report
+from distributor.monitor.deliveries import send_counts, send_report
+from distributor.states import SEND_OPEN, PostState
 from distributor.store import Article, ChannelPost, Database, Delivery, MailingList, Send
 
 
@@ -21,7 +22,7 @@ def progress(report: dict[str, Any], first_at: datetime | None, last_at: datetim
     if first_at and last_at and done > 1:
         span = (last_at - first_at).total_seconds()
         rate = done / span if span > 0 else None
-    finished = report["state"] not in ("planned", "running")
+    finished = report["state"] not in SEND_OPEN
     remaining = max(0, planned - done)
     eta = None
     if not finished and rate and remaining:
@@ -78,7 +79,7 @@ def troubled_posts(db: Database, limit: int = 100) -> list[dict[str, Any]]:
         rows = session.execute(
             select(ChannelPost, Article.guid, Article.title)
             .join(Article, Article.id == ChannelPost.article_id)
-            .where(ChannelPost.state.in_(("failed", "retrying")))
+            .where(ChannelPost.state.in_((PostState.FAILED, PostState.RETRYING)))
             .order_by(ChannelPost.id.desc()).limit(limit)).all()
         return [{"id": f"post:{p.id}", "post_id": p.id, "channel": p.channel, "state": p.state,
                  "attempts": p.attempts, "error": p.error, "guid": guid, "title": title,

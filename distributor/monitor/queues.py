@@ -10,7 +10,7 @@ from typing import Any
 import redis
 
 from distributor.config import Settings
-from distributor.dispatch import QUEUES
+from distributor.outbox.wake import QUEUES
 
 PRIORITY_SEP = "\x06\x16"
 BEAT_KEY = "distributor:beat:last"

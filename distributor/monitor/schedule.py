@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from distributor.digest import next_run
+from distributor.email.digests import next_run
 from distributor.store import Database, MailingList
 
 

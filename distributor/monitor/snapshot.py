@@ -6,10 +6,12 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
+from kombu.exceptions import KombuError
 
-from distributor.channel_admin import disabled_channels
+from distributor.channels.admin import disabled_channels
 from distributor.config import Settings
 from distributor.monitor.progress import recent_sends, troubled_posts
 from distributor.monitor.queues import (
@@ -47,7 +49,7 @@ def broker_facts(settings: Settings, celery_app=None) -> dict[str, Any]:
             data["workers"].append(worker)
     except (redis.RedisError, OSError) as exc:
         data["broker"] = f"unreachable ({settings_host(settings)}): {type(exc).__name__}"
-    except Exception as exc:  # kombu wraps connection errors in its own types
+    except KombuError as exc:  # celery's control API wraps connection errors in kombu's
         data["broker"] = f"unreachable ({settings_host(settings)}): {type(exc).__name__}"
     finally:
         client.close()
@@ -56,8 +58,6 @@ def broker_facts(settings: Settings, celery_app=None) -> dict[str, Any]:
 
 def settings_host(settings: Settings) -> str:
     """host:port/db of the broker, without credentials."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit(settings.broker_url)
     return f"{parts.hostname}:{parts.port or 6379}{parts.path}"
 

@@ -5,6 +5,7 @@ wake-ups."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from distributor.states import BatchState, PostState, SendState, SubscriptionStatus
 
 
 def utcnow() -> datetime:
@@ -62,6 +65,16 @@ class Article(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     source: Mapped[str] = mapped_column(String(50), default="api")
 
+    def payload(self) -> dict[str, Any]:
+        """The article as templates, channels and webhooks see it."""
+        return {
+            "guid": self.guid, "url": self.url, "title": self.title,
+            "summary": self.summary, "section": self.section, "tags": self.tags,
+            "author": self.author, "image_url": self.image_url,
+            "published_at": self.published_at.isoformat().replace("+00:00", "Z"),
+            "body_html": self.body_html,
+        }
+
 
 class MailingList(Base):
     __tablename__ = "lists"
@@ -85,7 +98,7 @@ class Subscriber(Base):
 
 
 class Subscription(Base):
-    """A subscriber on a list. status: unconfirmed | active | unsubscribed | bounced | complained"""
+    """A subscriber on a list. status: states.SubscriptionStatus"""
 
     __tablename__ = "subscriptions"
     __table_args__ = (
@@ -96,7 +109,7 @@ class Subscription(Base):
     list_id: Mapped[int] = mapped_column(ForeignKey("lists.id", ondelete="CASCADE"))
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"),
                                                index=True)
-    status: Mapped[str] = mapped_column(String(20), default="active")
+    status: Mapped[str] = mapped_column(String(20), default=SubscriptionStatus.ACTIVE)
     sections: Mapped[list] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -113,8 +126,7 @@ class Suppression(Base):
 
 
 class Send(Base):
-    """One email to one list: an alert for an article, or a digest.
-    state: planned | running | done | failed | paused | skipped"""
+    """One email to one list: an alert for an article, or a digest. state: states.SendState"""
 
     __tablename__ = "sends"
     __table_args__ = (UniqueConstraint("kind", "article_id", "list_id"),
@@ -123,7 +135,7 @@ class Send(Base):
     kind: Mapped[str] = mapped_column(String(10))  # alert | digest
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id"), index=True)
     list_id: Mapped[int] = mapped_column(ForeignKey("lists.id", ondelete="CASCADE"), index=True)
-    state: Mapped[str] = mapped_column(String(10), default="planned", index=True)
+    state: Mapped[str] = mapped_column(String(10), default=SendState.PLANNED, index=True)
     planned: Mapped[int] = mapped_column(Integer, default=0)
     since: Mapped[datetime | None]
     until: Mapped[datetime | None]
@@ -137,14 +149,14 @@ class Send(Base):
 
 class Batch(Base):
     """A keyset range of subscriber ids [first_id, last_id] of one send.
-    state: planned | running | done | failed"""
+    state: states.BatchState"""
 
     __tablename__ = "batches"
     id: Mapped[int] = mapped_column(primary_key=True)
     send_id: Mapped[int] = mapped_column(ForeignKey("sends.id", ondelete="CASCADE"), index=True)
     first_id: Mapped[int] = mapped_column(Integer)
     last_id: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(10), default="planned", index=True)
+    state: Mapped[str] = mapped_column(String(10), default=BatchState.PLANNED, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime | None]
@@ -154,7 +166,7 @@ class Batch(Base):
 
 
 class Delivery(Base):
-    """The ledger: one row per send and recipient. state: sent | deferred | failed | bounced"""
+    """The ledger: one row per send and recipient. state: states.DeliveryState"""
 
     __tablename__ = "deliveries"
     __table_args__ = (UniqueConstraint("send_id", "subscriber_id"),)
@@ -168,15 +180,14 @@ class Delivery(Base):
 
 
 class ChannelPost(Base):
-    """One article on one channel.
-    state: planned | running | retrying | sent | accepted | confirmed | unconfirmed | failed"""
+    """One article on one channel. state: states.PostState"""
 
     __tablename__ = "channel_posts"
     __table_args__ = (UniqueConstraint("article_id", "channel"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
     channel: Mapped[str] = mapped_column(String(100))
-    state: Mapped[str] = mapped_column(String(12), default="planned", index=True)
+    state: Mapped[str] = mapped_column(String(12), default=PostState.PLANNED, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     remote_id: Mapped[str | None] = mapped_column(String(200))
     error: Mapped[str | None] = mapped_column(Text)

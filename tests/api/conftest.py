@@ -4,28 +4,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from distributor.api import create_app
+from distributor.outbox.wake import MemoryDispatcher
 from tests.conftest import API_TOKEN
-
-
-class RecordingDispatcher:
-    """Wiring only: records what the API asked for. Delivery is proven in tests/e2e."""
-
-    def __init__(self):
-        self.fanned_out: list[int] = []
-
-    def fan_out(self, article_id: int) -> None:
-        self.fanned_out.append(article_id)
-
-    def send_batch(self, batch_id, countdown=None) -> None:
-        pass
-
-    def post(self, post_id, countdown=None) -> None:
-        pass
 
 
 @pytest.fixture()
 def dispatcher():
-    return RecordingDispatcher()
+    """Wiring only: records what the API asked for. Delivery is proven in tests/e2e."""
+    return MemoryDispatcher()
 
 
 @pytest.fixture()

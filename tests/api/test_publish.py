@@ -6,7 +6,7 @@ import json
 import time
 import uuid
 
-from distributor.channels.webhook import sign
+from distributor.channels.adapters.webhook import sign
 from tests.api.conftest import AUTH
 from tests.conftest import WEBHOOK_SECRET
 
@@ -27,7 +27,7 @@ def test_publish_with_the_token_stores_and_fans_out_once(client, dispatcher):
     assert first.status_code == 202 and first.json()["guid"] == ARTICLE["url"]
     again = client.post("/v1/articles", json=ARTICLE, headers=AUTH)
     assert again.status_code == 200 and again.json()["status"] == "already published"
-    assert len(dispatcher.fanned_out) == 1
+    assert len(dispatcher.ids("publish.fan_out")) == 1
 
 
 def test_without_or_with_a_wrong_token_nothing_is_stored(client, dispatcher):
@@ -35,7 +35,7 @@ def test_without_or_with_a_wrong_token_nothing_is_stored(client, dispatcher):
     wrong = client.post("/v1/articles", json=ARTICLE, headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401 and wrong.json()["error"]
     assert client.get(f"/v1/articles/{ARTICLE['url']}/deliveries").status_code == 401
-    assert dispatcher.fanned_out == []
+    assert dispatcher.ids("publish.fan_out") == []
 
 
 def test_a_standard_webhooks_signature_is_accepted_once(client, dispatcher):
@@ -54,7 +54,7 @@ def test_bad_signatures_and_old_timestamps_are_refused(client, dispatcher):
     old = signed(body, timestamp=int(time.time()) - 600)
     response = client.post("/v1/articles", content=body, headers=old)
     assert response.status_code == 401 and "too old" in response.json()["error"]
-    assert dispatcher.fanned_out == []
+    assert dispatcher.ids("publish.fan_out") == []
 
 
 def test_invalid_articles_get_field_errors(client, dispatcher):
@@ -67,14 +67,14 @@ def test_invalid_articles_get_field_errors(client, dispatcher):
     broken = client.post("/v1/articles", headers={**AUTH, "Content-Type": "application/json"},
                          content=b"{nope")
     assert broken.status_code == 422 and "JSON" in broken.json()["error"]
-    assert dispatcher.fanned_out == []
+    assert dispatcher.ids("publish.fan_out") == []
 
 
 def test_a_body_over_the_limit_gets_413(client, dispatcher):
     big = {**ARTICLE, "body_html": "x" * 10_000_000}
     response = client.post("/v1/articles", headers=AUTH, json=big)
     assert response.status_code == 413
-    assert dispatcher.fanned_out == []
+    assert dispatcher.ids("publish.fan_out") == []
 
 
 def test_deliveries_of_unknown_and_known_articles(client):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from distributor.audience import create_list
-from distributor.optin import confirmation_message
+from distributor.audience.lists import create_list
+from distributor.audience.tokens import confirm_token, unsubscribe_token
+from distributor.email.confirm import confirmation_message
 from distributor.store import MailingList, Subscriber, Subscription
-from distributor.tokens import confirm_token, unsubscribe_token
 from tests.conftest import SECRET_KEY
 
 

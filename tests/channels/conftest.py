@@ -6,9 +6,9 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from distributor.articles import ingest
-from distributor.channels import make_adapter, validate_channel_options
+from distributor.channels.adapters import make_adapter, validate_channel_options
 from distributor.config import ChannelConfig, Settings
+from distributor.inbound.article import ingest
 from distributor.store import ChannelPost, Database
 from tests.channels.cases import CASES, IDS
 

@@ -15,7 +15,7 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from distributor.render.formats import ZWSP, is_boundary
+from distributor.channels.adapters.formats import ZWSP, is_boundary
 from tests.peers import Request
 
 Answer = tuple[int, dict, bytes]

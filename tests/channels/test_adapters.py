@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from distributor.channels.base import Outgoing
+from distributor.channels.adapters.base import Outgoing
+from distributor.channels.text import render_channel
 from distributor.errors import PermanentError, TransientError
-from distributor.render.channel import render_channel
 from tests.channels.cases import NASTY_SUMMARY, NASTY_TITLE, TG_TOKEN, WAHA_KEY, gone_keys
 from tests.channels.conftest import adapter_for, channel_of
 from tests.peers import free_port

@@ -7,8 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from distributor.channels.post import run_post
 from distributor.cli import cli
-from distributor.posting import run_post
 from tests.channels.cases import TG_CHAT, TG_TOKEN
 from tests.channels.conftest import publish
 from tests.channels.fake_telegram import FakeTelegram
@@ -42,7 +42,7 @@ def run(env, *args):
 def test_channels_list_shows_type_rate_state_and_last_post(env, services):
     import requests
 
-    from distributor.config import load_settings
+    from distributor.bootstrap import load_settings
     from distributor.store import Database
 
     settings = load_settings(env)
@@ -85,13 +85,13 @@ def test_channels_test_sends_a_message_and_shows_the_answer(env, services):
 
 
 def test_preview_channel_shows_the_exact_payload_and_its_length(env, services, tmp_path):
-    from distributor.config import load_settings
+    from distributor.bootstrap import load_settings
     from distributor.store import Database
 
     settings = load_settings(env)
     db = Database(settings.database_url.get_secret_value())
     db.upgrade()
-    from distributor.articles import ingest
+    from distributor.inbound.article import ingest
 
     ingest(db, settings, {"url": "https://news.example.org/p", "title": "Tom & Jerry <3",
                           "summary": "xy " * 1600, "section": "Asia"})

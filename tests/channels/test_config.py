@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from distributor.config import load_settings
+from distributor.bootstrap import load_settings
 from distributor.errors import ConfigError
 from tests.channels.cases import NEWSLETTER, TG_CHAT, TG_TOKEN
 from tests.conftest import settings_env, write_config

@@ -7,7 +7,7 @@ import unicodedata
 
 import pytest
 
-from distributor.render.formats import (
+from distributor.channels.adapters.formats import (
     discord_markdown,
     fence_markers,
     html_to_plain,
@@ -16,7 +16,8 @@ from distributor.render.formats import (
     telegram_html,
     utf16_length,
 )
-from distributor.render.shorten import ELLIPSIS, TooLong, shorten
+from distributor.channels.shorten import ELLIPSIS, shorten
+from distributor.errors import TooLong
 from tests.channels.fake_telegram import telegram_parse
 from tests.channels.fakes import slack_check_mrkdwn, strip_zwsp, whatsapp_spans
 

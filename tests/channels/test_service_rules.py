@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from distributor.channels.base import Outgoing
+from distributor.channels.adapters.base import Outgoing
 from distributor.errors import PermanentError
 from tests.channels.cases import NEWSLETTER, TG_CHAT, TG_TOKEN, WAHA_KEY
 from tests.channels.conftest import adapter_for, channel_of

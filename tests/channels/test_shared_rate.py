@@ -10,8 +10,8 @@ import uuid
 import redis
 import requests
 
-from distributor.posting import run_post
-from distributor.ratelimit import RedisLimiter
+from distributor.channels.post import run_post
+from distributor.channels.ratelimit import RedisLimiter
 from tests.channels.conftest import publish
 from tests.channels.fakes import FakeDiscord
 

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from distributor.articles import ingest
+from distributor.inbound.article import ingest
 from distributor.store import ChannelPost, Database
 from tasks.app import make_app
 from tasks.dispatch import CeleryDispatcher
@@ -32,7 +32,7 @@ def live(tmp_path_factory, redis_url):
         ])
         env = settings_env(tmp, f"sqlite:///{tmp / 'db.sqlite'}", redis_url,
                            f"maildir:{tmp / 'outbox'}", config)
-        from distributor.config import load_settings
+        from distributor.bootstrap import load_settings
 
         settings = load_settings(env)
         db = Database(settings.database_url.get_secret_value())

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from distributor.config import Settings, load_settings
+from distributor.bootstrap import load_settings
+from distributor.config import Settings
 from distributor.store import Database
 from tasks.app import make_app
 from tasks.dispatch import CeleryDispatcher

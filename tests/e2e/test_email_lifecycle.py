@@ -10,15 +10,15 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from distributor import outbox
 from distributor.api import create_app
-from distributor.articles import ingest
-from distributor.audience import add_subscriber, create_list
-from distributor.digest import trigger_digest
-from distributor.reports import send_counts
+from distributor.audience.lists import create_list
+from distributor.audience.subscribers import add_subscriber, remove_subscriber
+from distributor.audience.tokens import email_digest
+from distributor.email.digests import trigger_digest
+from distributor.inbound.article import ingest
+from distributor.monitor.deliveries import send_counts
+from distributor.outbox import wake
 from distributor.store import MailingList, Send, Subscriber, Subscription, Suppression
-from distributor.subscribers import remove_subscriber
-from distributor.tokens import email_digest
 from tests.peers import wait_for
 
 
@@ -31,7 +31,7 @@ def publish(stack, section: str, title: str) -> None:
 def send_digest_and_wait(stack, list_name: str) -> dict:
     result = trigger_digest(stack.db, stack.settings, list_name)
     assert result.state == "planned", result
-    outbox.enqueue_send(stack.db, stack.dispatcher, result.send_id, datetime.now(UTC))
+    wake.enqueue_send(stack.db, stack.dispatcher, result.send_id, datetime.now(UTC))
 
     def finished():
         with stack.db.session() as session:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import time
 
-from distributor.audience import add_subscriber, create_list
-from distributor.config import load_settings
-from distributor.feed_fetch import http_session
-from distributor.feeds import list_feeds, poll_feed
-from tests.feeds.feedsite import FeedSite, wordpress_feed
+from distributor.audience.lists import create_list
+from distributor.audience.subscribers import add_subscriber
+from distributor.bootstrap import load_settings
+from distributor.inbound.feeds import list_feeds, poll_feed
+from distributor.inbound.fetch import http_session
+from tests.inbound.feedsite import FeedSite, wordpress_feed
 from tests.peers import wait_for
 
 NEW_TITLES = {"Sri Lanka Signs Debt Restructuring Deal With Bilateral Lenders (52)",
@@ -40,10 +41,8 @@ def test_only_new_feed_posts_go_out_by_email_and_channel(stack):
             add_subscriber(stack.db, email, tag)
 
         def poll_and_send():
-            result = poll_feed(stack.db, settings, feed, http_session(), force=True)
-            for article_id in result.created:
-                stack.dispatcher.fan_out(article_id)
-            return result
+            return poll_feed(stack.db, settings, feed, http_session(), stack.dispatcher,
+                             force=True)
 
         def ours(path: str) -> list:
             return [r for r in stack.http.to(path) if tag in r.json()["article"]["guid"]]

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 
-from distributor.articles import ingest
-from distributor.audience import add_subscriber, create_list
-from distributor.channels.webhook import verify
-from distributor.reports import deliveries, is_settled
+from distributor.audience.lists import create_list
+from distributor.audience.subscribers import add_subscriber
+from distributor.channels.adapters.webhook import verify
+from distributor.inbound.article import ingest
+from distributor.inbound.publish import publish as publish_article
+from distributor.monitor.deliveries import deliveries, is_settled
 from tests.conftest import WEBHOOK_SECRET
 from tests.peers import wait_for
 
@@ -22,10 +24,7 @@ def article(stack, section="South Asia and Beyond", **fields):
 
 
 def publish(stack, data) -> str:
-    result = ingest(stack.db, stack.settings, data)
-    if result.created:
-        stack.dispatcher.fan_out(result.article_id)
-    return result.guid
+    return publish_article(stack.db, stack.settings, stack.dispatcher, data).guid
 
 
 def wait_settled(stack, guid):
@@ -118,7 +117,7 @@ def test_work_whose_wake_up_was_lost_is_sent_by_the_sweeper(stack):
     """Redis lost the fan-out message: the database still knows what is owed."""
     from datetime import UTC, datetime, timedelta
 
-    from distributor import outbox
+    from distributor.outbox import wake
 
     lost = stack.unique("lost")
     create_list(stack.db, lost, instant=True)
@@ -127,7 +126,7 @@ def test_work_whose_wake_up_was_lost_is_sent_by_the_sweeper(stack):
     result = ingest(stack.db, stack.settings, article(stack))  # stored, never enqueued
 
     later = datetime.now(UTC) + timedelta(seconds=10)
-    batches, posts = outbox.sweep(stack.db, stack.dispatcher, later, timedelta(seconds=5))
+    batches, posts = wake.sweep(stack.db, stack.dispatcher, later, timedelta(seconds=5))
     assert batches >= 1 and posts >= 1
     wait_settled(stack, result.guid)
     assert len(stack.smtp.handler.to(email)) == 1

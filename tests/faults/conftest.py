@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
-from distributor.config import Settings, load_settings
+from distributor.bootstrap import load_settings
+from distributor.config import Settings
 from distributor.store import Database, MailingList, Subscriber, Subscription
 from tasks.app import make_app
 from tasks.dispatch import CeleryDispatcher

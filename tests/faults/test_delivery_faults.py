@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from distributor import outbox
-from distributor.articles import ingest
-from distributor.audience import add_subscriber, create_list
-from distributor.digest import trigger_digest
-from distributor.reports import deliveries, is_settled
+from distributor.audience.lists import create_list
+from distributor.audience.subscribers import add_subscriber
+from distributor.email.digests import send_now
+from distributor.inbound.publish import publish
+from distributor.monitor.deliveries import deliveries, is_settled
 from distributor.store import Send
 from tests.faults.conftest import report
 from tests.peers import Reply, wait_for
@@ -31,9 +30,8 @@ def test_a_channel_in_trouble_gets_one_post_not_before_its_retry_after(fault_sta
     stack.worker(concurrency=2)
     stack.beat()
     started = time.monotonic()
-    result = ingest(stack.db, stack.settings, {"url": f"https://news.example.org{path}",
-                                               "title": "Channel trouble"})
-    stack.dispatcher.fan_out(result.article_id)
+    result = publish(stack.db, stack.settings, stack.dispatcher,
+                     {"url": f"https://news.example.org{path}", "title": "Channel trouble"})
     post = wait_for(lambda: (r := deliveries(stack.db, result.guid)) and is_settled(r)
                     and r["channels"][0], timeout=60, what="the post to settle")
     got = http_receiver.to(path)
@@ -66,11 +64,9 @@ def test_a_broken_template_fails_its_send_and_nothing_else(fault_stack, smtp_ser
     add_subscriber(stack.db, reader, "daily")
     stack.worker(concurrency=2)
 
-    result = ingest(stack.db, stack.settings, {"url": "https://news.example.org/poison",
-                                               "title": "Poison"})
-    stack.dispatcher.fan_out(result.article_id)
-    digest = trigger_digest(stack.db, stack.settings, "daily")
-    outbox.enqueue_send(stack.db, stack.dispatcher, digest.send_id, datetime.now(UTC))
+    result = publish(stack.db, stack.settings, stack.dispatcher,
+                     {"url": "https://news.example.org/poison", "title": "Poison"})
+    digest = send_now(stack.db, stack.settings, stack.dispatcher, "daily")
 
     settled = wait_for(lambda: (r := deliveries(stack.db, result.guid)) and is_settled(r) and r,
                        timeout=30, what="the article to settle")

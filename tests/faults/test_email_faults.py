@@ -8,18 +8,17 @@ import time
 import pytest
 from sqlalchemy import select, text
 
-from distributor.articles import ingest
+from distributor.audience.tokens import email_digest
+from distributor.inbound.publish import publish as publish_article
 from distributor.store import Subscriber, Subscription, Suppression
-from distributor.tokens import email_digest
 from tests.faults.conftest import report, tally, wait_all_delivered
 from tests.peers import SMTPHandler, wait_for
 
 
 def publish(stack, title: str) -> None:
-    result = ingest(stack.db, stack.settings, {
+    publish_article(stack.db, stack.settings, stack.dispatcher, {
         "url": f"https://news.example.org/{title.replace(' ', '-')}-{time.time_ns()}",
         "title": title})
-    stack.dispatcher.fan_out(result.article_id)
 
 
 def test_a_killed_worker_loses_nothing_and_repeats_at_most_the_one_in_flight(

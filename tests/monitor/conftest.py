@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from distributor.articles import ingest
-from distributor.audience import add_subscriber, create_list
-from distributor.config import Settings, load_settings
+from distributor.audience.lists import create_list
+from distributor.audience.subscribers import add_subscriber
+from distributor.bootstrap import load_settings
+from distributor.config import Settings
+from distributor.inbound.article import ingest
 from distributor.store import Database
 from tasks.app import make_app
 from tasks.dispatch import CeleryDispatcher

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from distributor import outbox
 from distributor.api import create_app
+from distributor.outbox import wake
 from distributor.store import Article
 from tests.conftest import API_TOKEN, ROOT
 from tests.monitor.test_failures import post_state, publish_refused_post
@@ -108,7 +108,7 @@ def test_dashboard_in_a_real_browser(monitored, start_worker, served, browser):
     guid = publish_refused_post(monitored, start_worker)
     # a delivered article too, so the page shows both kinds
     ok_id = monitored.publish("Cabinet clears the budget")
-    outbox.fan_out(monitored.db, monitored.dispatcher, ok_id, datetime.now(UTC))
+    wake.fan_out(monitored.db, monitored.dispatcher, ok_id, datetime.now(UTC))
     with monitored.db.session() as session:
         ok_guid = session.get(Article, ok_id).guid
     wait_for(lambda: post_state(monitored, ok_guid) == "sent", timeout=30, what="second post")
@@ -154,7 +154,7 @@ def test_dashboard_in_a_real_browser(monitored, start_worker, served, browser):
 
 
 def test_dashboard_and_status_say_plainly_when_redis_is_down(monitored):
-    from distributor.config import load_settings
+    from distributor.bootstrap import load_settings
 
     settings = load_settings({**monitored.env,
                               "DISTRIBUTOR_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0"})

@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 
 from fastapi.testclient import TestClient
 
-from distributor import outbox
 from distributor.api import create_app
-from distributor.reports import deliveries
+from distributor.monitor.deliveries import deliveries
+from distributor.outbox import wake
 from distributor.store import Article
 from tests.conftest import API_TOKEN
 from tests.peers import Reply, wait_for
@@ -28,7 +28,7 @@ def publish_refused_post(monitored, start_worker) -> str:
     with monitored.db.session() as session:
         guid = session.get(Article, article_id).guid
     start_worker(monitored.env)
-    outbox.fan_out(monitored.db, monitored.dispatcher, article_id, datetime.now(UTC))
+    wake.fan_out(monitored.db, monitored.dispatcher, article_id, datetime.now(UTC))
     wait_for(lambda: post_state(monitored, guid) == "failed", timeout=30,
              what="the post to fail")
     return guid

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from distributor import outbox
 from distributor.api import create_app
-from distributor.config import load_settings
+from distributor.bootstrap import load_settings
+from distributor.outbox import wake
 from distributor.store import ChannelPost, Delivery
 from tests.peers import free_port, wait_for
 
@@ -55,7 +55,7 @@ def test_health_wants_a_live_worker(monitored, start_worker):
 def test_metrics_counts_match_the_ledger_after_a_send(monitored, start_worker):
     start_worker(monitored.env)
     article_id = monitored.publish()
-    outbox.fan_out(monitored.db, monitored.dispatcher, article_id, datetime.now(UTC))
+    wake.fan_out(monitored.db, monitored.dispatcher, article_id, datetime.now(UTC))
     client = app_client(monitored)
 
     def settled():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from distributor.audience import create_list
+from distributor.audience.lists import create_list
 from distributor.monitor.progress import progress
 from distributor.monitor.schedule import digest_lists
 

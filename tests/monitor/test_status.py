@@ -6,8 +6,8 @@ import json
 import time
 from datetime import UTC, datetime
 
-from distributor import outbox
 from distributor.monitor import snapshot
+from distributor.outbox import wake
 from tests.peers import wait_for
 
 
@@ -18,7 +18,7 @@ def queue(data: dict, name: str) -> dict:
 def test_status_shows_a_queued_batch_while_no_worker_consumes_then_its_progress(
         monitored, start_worker):
     article_id = monitored.publish()
-    outbox.fan_out(monitored.db, monitored.dispatcher, article_id, datetime.now(UTC))
+    wake.fan_out(monitored.db, monitored.dispatcher, article_id, datetime.now(UTC))
 
     result = monitored.cli("status", "--json")
     assert result.returncode == 0, result.stderr

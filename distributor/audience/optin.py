@@ -1,0 +1,56 @@
+"""The public side of subscribing: the subscribe form, double opt-in confirmation.
+
+The form answers the same way whatever the address's history, so nobody can learn
+from it who is subscribed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+
+from distributor.audience.lists import clean_name, get_list
+from distributor.audience.subscribers import (
+    is_suppressed,
+    normalise_email,
+    subscribe,
+    subscriber_named,
+    token_holder,
+)
+from distributor.errors import InvalidInput
+from distributor.states import SubscriptionStatus
+from distributor.store import Database, Subscription
+
+
+def request_subscription(db: Database, email: str, list_name: str, name: str = "",
+                         sections: Iterable[str] = ()) -> int | None:
+    """Subscribe from the public form. Returns the subscription id when a confirmation
+    email must go out; None otherwise (already active, suppressed, or single opt-in)."""
+    email = normalise_email(email)
+    name = clean_name(name)
+    sections = [clean_name(s, "section") for s in sections]
+    with db.session() as session:
+        mailing_list = get_list(session, list_name)
+        if is_suppressed(session, email):
+            return None  # a bounced or erased address is not written to again
+        wanted = (SubscriptionStatus.UNCONFIRMED if mailing_list.double_opt_in
+                  else SubscriptionStatus.ACTIVE)
+        subscriber = subscriber_named(session, email, name)
+        subscription, _ = subscribe(session, subscriber, mailing_list, sections, wanted)
+        if subscription.status == SubscriptionStatus.UNCONFIRMED:
+            return subscription.id
+        return None
+
+
+def confirm(db: Database, secret: str, token: str) -> str:
+    """Activate the subscription a confirm token names; return the list's name."""
+    with db.session() as session:
+        subscriber, mailing_list = token_holder(session, secret, token, "confirm")
+        subscription = session.scalar(select(Subscription).where(
+            Subscription.list_id == mailing_list.id,
+            Subscription.subscriber_id == subscriber.id))
+        if subscription is None:
+            raise InvalidInput("this link is not valid", {"token": "invalid"})
+        if subscription.status == SubscriptionStatus.UNCONFIRMED:
+            subscription.status = SubscriptionStatus.ACTIVE
+        return mailing_list.name

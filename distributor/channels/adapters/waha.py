@@ -1,0 +1,123 @@
+"""WhatsApp channel through a WAHA gateway (https://waha.devlike.pro).
+
+`POST {base_url}/api/sendText` with `X-Api-Key`; body {session, chatId, text,
+linkPreview}. A 2xx means the gateway took the message, not that WhatsApp
+delivered it: the post is recorded `accepted`. With `verify = true` the adapter
+reads the channel's last messages back and records `confirmed` or `unconfirmed`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import requests
+from pydantic import SecretStr, field_validator
+
+from distributor.channels.adapters.base import (
+    ChannelAdapter,
+    Limits,
+    Options,
+    Outgoing,
+    Receipt,
+    answer,
+    check_status,
+    json_body,
+    newsletter_chat_id,
+    post_json,
+)
+from distributor.errors import DeliveryError
+from distributor.states import PostState
+
+VERIFY_LAST = 20  # messages read back when verifying
+
+
+class WahaOptions(Options):
+    chat_id: str
+    api_key: SecretStr
+    session: str = "default"
+    link_preview: bool = True
+    verify: bool = False
+
+    @field_validator("chat_id", mode="before")
+    @classmethod
+    def _chat_id(cls, value: Any) -> str:
+        return newsletter_chat_id(value)
+
+    @field_validator("session")
+    @classmethod
+    def _session(cls, value: str) -> str:
+        if not value or "/" in value:
+            raise ValueError("session must be a WAHA session name such as default")
+        return value
+
+
+def message_id(body: Any) -> str | None:
+    """WAHA engines answer with {"id": "true_…"}, {"id": {"_serialized": …}} or {"key": {"id"}}."""
+    if not isinstance(body, dict):
+        return None
+    ident = body.get("id")
+    if isinstance(ident, dict):
+        ident = ident.get("_serialized") or ident.get("id")
+    if ident is None and isinstance(body.get("key"), dict):
+        ident = body["key"].get("id")
+    return str(ident) if ident else None
+
+
+def same_message(sent: str, seen: str) -> bool:
+    """Serialized ids differ between calls ('true_<chat>_<id>' vs '<id>'): compare the tail."""
+    return sent == seen or sent.rsplit("_", 1)[-1] == seen.rsplit("_", 1)[-1]
+
+
+class WahaAdapter(ChannelAdapter):
+    type: ClassVar[str] = "waha"
+    Options = WahaOptions
+    limits: ClassVar[Limits] = Limits(max_length=4096, format="whatsapp")
+    default_base_url: ClassVar[str | None] = None
+    default_rate: ClassVar[str] = "10/m"
+    requires_base_url: ClassVar[bool] = True
+
+    def headers(self) -> dict[str, str]:
+        return {"X-Api-Key": self.options.api_key.get_secret_value(),
+                "Accept": "application/json"}
+
+    def endpoint(self) -> str:
+        return f"{self.base_url}/api/sendText"
+
+    def payload(self, message: Outgoing) -> dict[str, Any]:
+        return {"session": self.options.session, "chatId": self.options.chat_id,
+                "text": message.text, "linkPreview": self.options.link_preview}
+
+    def send(self, message: Outgoing) -> Receipt:
+        response = post_json(self.http, self.endpoint(), self.timeout,
+                             json=self.payload(message), headers=self.headers())
+        check_status(response)
+        remote_id = message_id(json_body(response))
+        details = answer(response)
+        if not self.options.verify:
+            return Receipt(remote_id=remote_id, state=PostState.ACCEPTED, details=details)
+        state, seen = self.verify(remote_id)
+        return Receipt(remote_id=remote_id, state=state, details={**details, "verify": seen})
+
+    def verify(self, remote_id: str | None) -> tuple[PostState, str]:
+        """Read the channel's last messages back: ('confirmed'|'unconfirmed', why). Never
+        raises: the message was already handed over, so a failure here must not resend it."""
+        if not remote_id:
+            return PostState.UNCONFIRMED, "the gateway gave no message id"
+        chat = quote(self.options.chat_id, safe="@")
+        url = (f"{self.base_url}/api/{quote(self.options.session, safe='')}/chats/{chat}"
+               f"/messages")
+        try:
+            response = self.http.get(url, timeout=self.timeout, headers=self.headers(),
+                                     params={"limit": VERIFY_LAST, "downloadMedia": "false"})
+            check_status(response)
+        except (requests.RequestException, DeliveryError) as exc:
+            return PostState.UNCONFIRMED, f"reading back failed: {type(exc).__name__}: {exc}"[:300]
+        messages = json_body(response)
+        if not isinstance(messages, list):
+            return PostState.UNCONFIRMED, "the gateway did not answer with a list of messages"
+        for item in messages:
+            seen = message_id(item)
+            if seen and same_message(remote_id, seen):
+                return PostState.CONFIRMED, f"found among the last {len(messages)} messages"
+        return PostState.UNCONFIRMED, f"not among the last {len(messages)} messages"

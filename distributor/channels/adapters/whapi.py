@@ -1,0 +1,83 @@
+"""WhatsApp channel through Whapi.Cloud (https://whapi.cloud).
+
+`POST {base_url}/messages/text` with `Authorization: Bearer <token>`; body
+{to, body}. The answer {"sent": true, "message": {"id": …}} means the gateway
+took it: the post is recorded `accepted`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import requests
+from pydantic import SecretStr, field_validator
+
+from distributor.channels.adapters.base import (
+    ChannelAdapter,
+    Limits,
+    Options,
+    Outgoing,
+    Receipt,
+    answer,
+    check_status,
+    json_body,
+    newsletter_chat_id,
+    post_json,
+)
+from distributor.states import PostState
+
+
+class WhapiOptions(Options):
+    chat_id: str
+    token: SecretStr
+
+    @field_validator("chat_id", mode="before")
+    @classmethod
+    def _chat_id(cls, value: Any) -> str:
+        return newsletter_chat_id(value)
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("token must not be empty")
+        return value
+
+
+class WhapiAdapter(ChannelAdapter):
+    type: ClassVar[str] = "whapi"
+    Options = WhapiOptions
+    limits: ClassVar[Limits] = Limits(max_length=4096, format="whatsapp")
+    default_base_url: ClassVar[str | None] = "https://gate.whapi.cloud"
+    default_rate: ClassVar[str] = "10/m"
+    requires_base_url: ClassVar[bool] = False
+
+    def endpoint(self) -> str:
+        return f"{self.base_url}/messages/text"
+
+    def payload(self, message: Outgoing) -> dict[str, Any]:
+        return {"to": self.options.chat_id, "body": message.text}
+
+    def send(self, message: Outgoing) -> Receipt:
+        headers = {"Authorization": f"Bearer {self.options.token.get_secret_value()}",
+                   "Accept": "application/json"}
+        response = post_json(self.http, self.endpoint(), self.timeout,
+                             json=self.payload(message), headers=headers)
+        check_status(response, _error_text(response))
+        body = json_body(response)
+        remote_id = None
+        if isinstance(body, dict) and isinstance(body.get("message"), dict):
+            remote_id = body["message"].get("id")
+        return Receipt(remote_id=str(remote_id) if remote_id else None, state=PostState.ACCEPTED,
+                       details=answer(response))
+
+
+def _error_text(response: requests.Response) -> str:
+    """Whapi errors: {"error": {"code": 400, "message": "…", "details": "…"}}."""
+    body = json_body(response)
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        parts = [str(error[k]) for k in ("message", "details") if error.get(k)]
+        if parts:
+            return ": ".join(parts)[:300]
+    return response.text[:300]

@@ -1,0 +1,106 @@
+"""Post one article to one channel: claim the post row, respect the channel's
+shared rate, call the adapter, record the outcome and say when to retry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import requests
+
+from distributor.channels.adapters import adapter_class
+from distributor.channels.adapters.base import Outgoing, idempotency_key
+from distributor.channels.text import render_channel_text
+from distributor.config import ChannelConfig, Settings
+from distributor.errors import PermanentError, TransientError
+from distributor.outbox import leases
+from distributor.outbox.retry import backoff
+from distributor.states import Outcome, PostState
+from distributor.store import Article, ChannelPost, ChannelState, Database
+
+# Wait (seconds) before this channel may post again; 0 means now. Given by ratelimit.
+Limiter = Callable[[ChannelConfig], float]
+
+
+@dataclass
+class PostResult:
+    state: Outcome | PostState  # a finished post: the state it was recorded in
+    retry_in: float | None = None
+    error: str | None = None
+
+
+def disable_channel(db: Database, name: str, reason: str) -> None:
+    with db.session() as session:
+        state = session.get(ChannelState, name) or ChannelState(name=name)
+        state.disabled, state.reason = True, reason
+        session.add(state)
+
+
+def run_post(db: Database, settings: Settings, http: requests.Session, post_id: int,
+             limiter: Limiter | None = None, now: datetime | None = None) -> PostResult:
+    now = now or datetime.now(UTC)
+    with db.session() as session:
+        if not leases.claim(session, ChannelPost, post_id, now, settings.lease_seconds):
+            return PostResult(Outcome.BUSY)
+        post = session.get(ChannelPost, post_id)
+        channel = settings.channel(post.channel)
+        state = session.get(ChannelState, post.channel)
+        why = None
+        if channel is None:
+            why = f"channel {post.channel!r} is no longer configured"
+        elif state is not None and state.disabled:
+            why = f"channel {post.channel!r} is disabled: {state.reason}"
+        if why:
+            post.state, post.error, post.lease_until = PostState.FAILED, why, None
+            return PostResult(Outcome.FAILED, error=why)
+        if post.next_attempt_at is not None and post.next_attempt_at > now:
+            # An early duplicate of the task: the service's retry-after has not passed.
+            wait = (post.next_attempt_at - now).total_seconds()
+            post.state, post.lease_until = PostState.RETRYING, None
+            post.attempts -= 1
+            return PostResult(Outcome.RETRY, retry_in=wait)
+        article = session.get(Article, post.article_id).payload()
+        created_at, attempts = post.created_at, post.attempts
+
+    def outcome(**values) -> None:
+        with db.session() as session:
+            session.query(ChannelPost).filter_by(id=post_id).update(
+                {"lease_until": None, **values})
+
+    wait = limiter(channel) if limiter else 0.0
+    if wait > 0:
+        outcome(state=PostState.RETRYING, attempts=attempts - 1,
+                next_attempt_at=now + timedelta(seconds=wait))
+        return PostResult(Outcome.RETRY, retry_in=wait)
+
+    try:
+        text = render_channel_text(settings, channel, article)
+        cls = adapter_class(channel.type)
+        adapter = cls(channel.name, channel.base_url or cls.default_base_url, channel.options,
+                      http, settings.http_timeout)
+        receipt = adapter.send(Outgoing(post_id, idempotency_key(post.article_id, channel.name),
+                                        text, article))
+    except TransientError as exc:
+        age = (now - created_at).total_seconds()
+        if age > channel.max_age:
+            error = f"gave up after {attempts} attempts over {age:.0f}s: {exc}"
+            outcome(state=PostState.FAILED, error=error)
+            return PostResult(Outcome.FAILED, error=error)
+        delay = exc.retry_after
+        if delay is None:
+            delay = backoff(attempts, settings.channel_retry_base)
+        outcome(state=PostState.RETRYING, error=str(exc), next_attempt_at=now + timedelta(seconds=delay))
+        return PostResult(Outcome.RETRY, retry_in=delay, error=str(exc))
+    except PermanentError as exc:
+        outcome(state=PostState.FAILED, error=str(exc))
+        if exc.disable:
+            disable_channel(db, channel.name, str(exc))
+        return PostResult(Outcome.FAILED, error=str(exc))
+    except Exception as exc:  # a broken template must fail this post, not the queue
+        error = f"{type(exc).__name__}: {exc}"
+        outcome(state=PostState.FAILED, error=error)
+        return PostResult(Outcome.FAILED, error=error)
+    outcome(state=receipt.state, remote_id=receipt.remote_id, error=None,
+            sent_at=datetime.now(UTC))
+    return PostResult(receipt.state)

@@ -1,0 +1,121 @@
+"""What each email says: the alert, the digest and the confirmation request, and the
+links that belong to one recipient (unsubscribe, confirm).
+
+This is the one owner of message content. message.py turns what is composed here
+into bytes (render once, fill per recipient); batch.py, preview.py and confirm.py
+only ask for messages here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from distributor.audience.tokens import confirm_token, unsubscribe_token
+from distributor.config import Settings
+from distributor.email.message import CompiledEmail, Recipient, compile_email
+from distributor.outbox.plan import sections_match
+from distributor.store import Article, MailingList, Send
+
+ALERT_DATE = "%d %B %Y, %H:%M UTC"
+DIGEST_TIME = "%d %b, %H:%M"  # each article's time, in the list's zone
+DIGEST_DATE = "%A, %d %B %Y"
+MORE_NEWS = "More news"  # the group of articles without a section
+
+
+def unsubscribe_url(settings: Settings, subscriber_id: int, list_id: int, email: str) -> str:
+    token = unsubscribe_token(settings.secret, subscriber_id, list_id, email)
+    return f"{settings.public_url}/unsubscribe/{token}"
+
+
+def confirm_url(settings: Settings, subscriber_id: int, list_id: int, email: str) -> str:
+    token = confirm_token(settings.secret, subscriber_id, list_id, email)
+    return f"{settings.public_url}/confirm/{token}"
+
+
+def recipient(settings: Settings, list_id: int, subscriber_id: int, email: str,
+              name: str) -> Recipient:
+    """One reader of one list, with the links that are theirs alone."""
+    return Recipient(subscriber_id, email, name,
+                     unsubscribe_url(settings, subscriber_id, list_id, email))
+
+
+def compile_alert(settings: Settings, article: Article, list_name: str,
+                  send_id: int) -> CompiledEmail:
+    payload = article.payload()
+    payload["published_display"] = article.published_at.strftime(ALERT_DATE)
+    subject = f"{settings.publisher.subject_prefix}{article.title}"
+    return compile_email(settings, "alert", {"article": payload}, subject=subject,
+                         list_name=list_name, message_key=f"alert-{send_id}")
+
+
+def group_by_section(mailing_list: MailingList, articles: list[dict]) -> list[dict]:
+    """[{"name": section, "articles": [...]}] in the list's section order, else by recency."""
+    groups: dict[str, list[dict]] = {}
+    for article in articles:
+        groups.setdefault(article["section"] or MORE_NEWS, []).append(article)
+    order = {s.casefold(): i for i, s in enumerate(mailing_list.sections)}
+
+    def rank(item):
+        name, items = item
+        return (name == MORE_NEWS, order.get(name.casefold(), len(order)),
+                -max(a["published_at_dt"].timestamp() for a in items))
+
+    return [{"name": name, "articles": items} for name, items in sorted(groups.items(), key=rank)]
+
+
+def compile_digest(settings: Settings, mailing_list: MailingList, articles: list[Article],
+                   until: datetime, message_key: str) -> CompiledEmail:
+    """The digest of `articles` (newest first), grouped by section in the list's zone."""
+    zone = ZoneInfo(mailing_list.timezone)
+    payloads: list[dict[str, Any]] = []
+    for article in articles:
+        payload = article.payload()
+        payload["published_at_dt"] = article.published_at
+        payload["published_display"] = article.published_at.astimezone(zone).strftime(
+            DIGEST_TIME)
+        payloads.append(payload)
+    more = f" and {len(payloads) - 1} more" if len(payloads) > 1 else ""
+    subject = f"{settings.publisher.subject_prefix}{payloads[0]['title']}{more}"
+    context = {"sections": group_by_section(mailing_list, payloads),
+               "date": until.astimezone(zone).strftime(DIGEST_DATE),
+               "count": len(payloads), "timezone": mailing_list.timezone}
+    return compile_email(settings, "digest", context, subject=subject,
+                         list_name=mailing_list.name, message_key=message_key)
+
+
+def compile_send(session: Session, settings: Settings, send: Send,
+                 preferences: tuple[str, ...] = ()) -> CompiledEmail | None:
+    """The message of a send for readers with these section preferences; None when
+    nothing in it is for them."""
+    mailing_list = session.get(MailingList, send.list_id)
+    if send.kind == "alert":
+        article = session.get(Article, send.article_id)
+        if preferences and not sections_match(list(preferences), article.section):
+            return None
+        return compile_alert(settings, article, mailing_list.name, send.id)
+    by_id = {a.id: a for a in session.scalars(
+        select(Article).where(Article.id.in_(send.article_ids)))}
+    articles = [by_id[i] for i in send.article_ids if i in by_id]
+    if preferences:
+        articles = [a for a in articles if sections_match(list(preferences), a.section)]
+    if not articles:
+        return None
+    key = f"digest-{send.id}"
+    if preferences:
+        key += "-" + hashlib.sha1("|".join(preferences).encode()).hexdigest()[:8]
+    return compile_digest(settings, mailing_list, articles, send.until or send.created_at, key)
+
+
+def compile_confirm(settings: Settings, subscriber_id: int, email: str,
+                    mailing_list: MailingList) -> CompiledEmail:
+    """The request to confirm a subscription (double opt-in)."""
+    link = confirm_url(settings, subscriber_id, mailing_list.id, email)
+    return compile_email(settings, "confirm", {"confirm_url": link},
+                         subject=f"Confirm your subscription to {mailing_list.name}",
+                         list_name=mailing_list.name, message_key=f"confirm-{mailing_list.id}")

@@ -1,0 +1,67 @@
+"""What happened to an article: each channel post and each send with its counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from distributor.errors import NotFound
+from distributor.states import DELIVERY_FAILED, OPEN, SEND_OPEN, DeliveryState
+from distributor.store import Article, ChannelPost, Database, Delivery, MailingList, Send
+
+
+def send_counts(session, send_ids: list[int]) -> dict[int, dict[str, int]]:
+    counts: dict[int, dict[str, int]] = {i: {} for i in send_ids}
+    if send_ids:
+        rows = session.execute(
+            select(Delivery.send_id, Delivery.state, func.count())
+            .where(Delivery.send_id.in_(send_ids)).group_by(Delivery.send_id, Delivery.state))
+        for send_id, state, count in rows:
+            counts[send_id][state] = count
+    return counts
+
+
+# The counts a send report carries, in the order people read them.
+COUNTS = ("planned", "sent", "failed", "deferred", "skipped")
+
+
+def send_report(send: Send, list_name: str, counts: dict[str, int]) -> dict[str, Any]:
+    return {
+        "send_id": send.id, "kind": send.kind, "list": list_name, "state": send.state,
+        "planned": send.planned, "sent": counts.get(DeliveryState.SENT, 0),
+        "failed": sum(counts.get(state, 0) for state in DELIVERY_FAILED),
+        "deferred": counts.get(DeliveryState.DEFERRED, 0),
+        "skipped": counts.get(DeliveryState.SKIPPED, 0),
+        "error": send.error,
+        "created_at": send.created_at.isoformat(),
+        "finished_at": send.finished_at.isoformat() if send.finished_at else None,
+    }
+
+
+def deliveries(db: Database, guid: str) -> dict[str, Any]:
+    with db.session() as session:
+        article = session.scalar(select(Article).where(Article.guid == guid))
+        if article is None:
+            raise NotFound(f"no article with guid {guid!r}", {"guid": "unknown"})
+        posts = session.scalars(select(ChannelPost).where(ChannelPost.article_id == article.id)
+                                .order_by(ChannelPost.channel)).all()
+        sends = session.execute(
+            select(Send, MailingList.name).join(MailingList, MailingList.id == Send.list_id)
+            .where(Send.article_id == article.id).order_by(MailingList.name)).all()
+        counts = send_counts(session, [s.id for s, _ in sends])
+        return {
+            "guid": article.guid, "title": article.title, "url": article.url,
+            "channels": [{"channel": p.channel, "state": p.state, "attempts": p.attempts,
+                          "remote_id": p.remote_id, "error": p.error,
+                          "sent_at": p.sent_at.isoformat() if p.sent_at else None}
+                         for p in posts],
+            "sends": [send_report(s, name, counts[s.id]) for s, name in sends],
+        }
+
+
+def is_settled(report: dict[str, Any]) -> bool:
+    """True when nothing in the report is still waiting to go."""
+    posts_done = all(p["state"] not in OPEN for p in report["channels"])
+    sends_done = all(s["state"] not in SEND_OPEN for s in report["sends"])
+    return posts_done and sends_done

@@ -1,0 +1,99 @@
+"""Wake-ups: how the domain asks for outbox work to run, without knowing Celery.
+
+The database holds the work (planned batches and posts); a wake-up only says
+"look at row N now". tasks/dispatch.py implements the Dispatcher over the broker
+and turns broker errors into errors.Unavailable; MemoryDispatcher is the stub for
+tests and tools. Losing a wake-up loses nothing: `sweep` sends it again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import select
+
+from distributor.outbox.leases import due, mark_enqueued
+from distributor.states import BatchState, PostState
+from distributor.store import Batch, ChannelPost, Database, Send
+
+# The queues work travels on, one per kind of task ("<queue>.<task>" names route to them).
+QUEUES = ("publish", "email", "channels", "digests", "maintenance")
+
+
+class Dispatcher(Protocol):
+    def fan_out(self, article_id: int) -> None: ...
+
+    def send_batch(self, batch_id: int, countdown: float | None = None) -> None: ...
+
+    def post(self, post_id: int, countdown: float | None = None) -> None: ...
+
+    def confirm(self, subscription_id: int) -> None: ...
+
+
+@dataclass
+class MemoryDispatcher:
+    """Keeps the wake-ups it is given, in order, as (task name, id); for tests and
+    tools that run the work themselves."""
+
+    calls: list[tuple[str, int]] = field(default_factory=list)
+
+    def fan_out(self, article_id: int) -> None:
+        self.calls.append(("publish.fan_out", article_id))
+
+    def send_batch(self, batch_id: int, countdown: float | None = None) -> None:
+        self.calls.append(("email.send_batch", batch_id))
+
+    def post(self, post_id: int, countdown: float | None = None) -> None:
+        self.calls.append(("channels.post", post_id))
+
+    def confirm(self, subscription_id: int) -> None:
+        self.calls.append(("email.confirm", subscription_id))
+
+    def ids(self, name: str) -> list[int]:
+        return [row_id for called, row_id in self.calls if called == name]
+
+
+def fan_out(db: Database, dispatcher: Dispatcher, article_id: int, now: datetime) -> tuple[int, int]:
+    """Ask for every planned post and batch of an article to run. Cheap and repeatable:
+    a second call only re-sends wake-ups, and leases keep the work single."""
+    with db.session() as session:
+        post_ids = list(session.scalars(select(ChannelPost.id).where(
+            ChannelPost.article_id == article_id, ChannelPost.state == PostState.PLANNED)))
+        batch_ids = list(session.scalars(
+            select(Batch.id).join(Send, Send.id == Batch.send_id)
+            .where(Send.article_id == article_id, Batch.state == BatchState.PLANNED)))
+        mark_enqueued(session, ChannelPost, post_ids, now)
+        mark_enqueued(session, Batch, batch_ids, now)
+    for post_id in post_ids:
+        dispatcher.post(post_id)
+    for batch_id in batch_ids:
+        dispatcher.send_batch(batch_id)
+    return len(post_ids), len(batch_ids)
+
+
+def enqueue_send(db: Database, dispatcher: Dispatcher, send_id: int, now: datetime) -> int:
+    """Wake up every planned batch of one send (digests, resumed sends)."""
+    with db.session() as session:
+        batch_ids = list(session.scalars(select(Batch.id).where(
+            Batch.send_id == send_id, Batch.state == BatchState.PLANNED)))
+        mark_enqueued(session, Batch, batch_ids, now)
+    for batch_id in batch_ids:
+        dispatcher.send_batch(batch_id)
+    return len(batch_ids)
+
+
+def sweep(db: Database, dispatcher: Dispatcher, now: datetime,
+          grace: timedelta = timedelta(minutes=2)) -> tuple[int, int]:
+    """Re-enqueue open work whose task is gone (Redis lost it, or its worker died)."""
+    with db.session() as session:
+        batch_ids = due(session, Batch, now, grace)
+        post_ids = due(session, ChannelPost, now, grace)
+        mark_enqueued(session, Batch, batch_ids, now)
+        mark_enqueued(session, ChannelPost, post_ids, now)
+    for batch_id in batch_ids:
+        dispatcher.send_batch(batch_id)
+    for post_id in post_ids:
+        dispatcher.post(post_id)
+    return len(batch_ids), len(post_ids)

@@ -1,1 +1,0 @@
-"""Rendering: emails compiled once per send, channel text per channel format."""

@@ -1,0 +1,144 @@
+"""The named states of the outbox and the ledger, and the moves allowed between them.
+
+    sends          planned -> running -> done | failed | paused
+                   skipped: a digest with nothing to carry (never runs)
+    batches        planned -> running -> done | failed | paused
+                   (a batch waiting for its next try stays running, lease free)
+    channel posts  planned -> running -> retrying -> running -> sent | accepted | failed
+                   (WAHA reads the channel back: confirmed | unconfirmed instead of accepted)
+    deliveries     (one per send and recipient) deferred -> sent | failed | bounced | skipped
+    subscriptions  unconfirmed -> active -> unsubscribed | bounced | complained
+
+Every module names a state through these enums; none writes the string itself.
+The values are what the database stores, so they never change.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class SendState(StrEnum):
+    PLANNED = "planned"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    PAUSED = "paused"
+    SKIPPED = "skipped"
+
+
+class BatchState(StrEnum):
+    PLANNED = "planned"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    PAUSED = "paused"
+
+
+class PostState(StrEnum):
+    PLANNED = "planned"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SENT = "sent"
+    ACCEPTED = "accepted"  # the gateway took it; delivery to the channel is not seen
+    CONFIRMED = "confirmed"  # WAHA: accepted, and found when the channel was read back
+    UNCONFIRMED = "unconfirmed"  # WAHA: accepted, but not found on reading back
+    FAILED = "failed"
+
+
+class DeliveryState(StrEnum):
+    SENT = "sent"
+    DEFERRED = "deferred"  # a 4xx: tried again with the batch's next try
+    FAILED = "failed"
+    BOUNCED = "bounced"
+    SKIPPED = "skipped"  # suppressed, or nothing in the reader's sections
+
+
+class SubscriptionStatus(StrEnum):
+    UNCONFIRMED = "unconfirmed"
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+
+
+class Outcome(StrEnum):
+    """What one run of a batch or post task came to (not stored)."""
+
+    DONE = "done"
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    RETRY = "retry"  # ask again after retry_in seconds
+    BUSY = "busy"  # another task holds the lease
+    PAUSED = "paused"
+    FAILED = "failed"
+
+
+# Outbox rows (batches, posts) that still have work: a task may claim them.
+OPEN = (PostState.PLANNED, PostState.RUNNING, PostState.RETRYING)
+# Sends whose batches may still run.
+SEND_OPEN = (SendState.PLANNED, SendState.RUNNING)
+# Sends an operator can re-open.
+SEND_STOPPED = (SendState.FAILED, SendState.PAUSED)
+# Ledger states after which a recipient is never tried again in that send.
+DELIVERY_FINISHED = (DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.BOUNCED,
+                     DeliveryState.SKIPPED)
+# Ledger states that count as a failure in reports.
+DELIVERY_FAILED = (DeliveryState.FAILED, DeliveryState.BOUNCED)
+# Posts that are settled, one way or the other.
+POST_FINISHED = (PostState.SENT, PostState.ACCEPTED, PostState.CONFIRMED,
+                 PostState.UNCONFIRMED, PostState.FAILED)
+
+TRANSITIONS: dict[type[StrEnum], dict[StrEnum, tuple[StrEnum, ...]]] = {
+    SendState: {
+        SendState.PLANNED: (SendState.RUNNING, SendState.DONE, SendState.FAILED,
+                            SendState.PAUSED),
+        SendState.RUNNING: (SendState.DONE, SendState.FAILED, SendState.PAUSED),
+        SendState.FAILED: (SendState.RUNNING,),  # re-opened by `failures retry`
+        SendState.PAUSED: (SendState.RUNNING,),
+        SendState.DONE: (),
+        SendState.SKIPPED: (),
+    },
+    BatchState: {
+        BatchState.PLANNED: (BatchState.RUNNING, BatchState.FAILED, BatchState.PAUSED),
+        BatchState.RUNNING: (BatchState.DONE, BatchState.FAILED, BatchState.PAUSED),
+        BatchState.FAILED: (BatchState.PLANNED,),
+        BatchState.PAUSED: (BatchState.PLANNED,),
+        BatchState.DONE: (),
+    },
+    PostState: {
+        PostState.PLANNED: (PostState.RUNNING,),
+        PostState.RUNNING: (PostState.RETRYING, PostState.SENT, PostState.ACCEPTED,
+                            PostState.CONFIRMED, PostState.UNCONFIRMED, PostState.FAILED),
+        PostState.RETRYING: (PostState.RUNNING,),
+        PostState.FAILED: (PostState.PLANNED,),
+        PostState.SENT: (),
+        PostState.ACCEPTED: (),
+        PostState.CONFIRMED: (),
+        PostState.UNCONFIRMED: (),
+    },
+    DeliveryState: {
+        DeliveryState.DEFERRED: (DeliveryState.SENT, DeliveryState.DEFERRED,
+                                 DeliveryState.FAILED, DeliveryState.BOUNCED,
+                                 DeliveryState.SKIPPED),
+        DeliveryState.SENT: (),
+        DeliveryState.FAILED: (),
+        DeliveryState.BOUNCED: (),
+        DeliveryState.SKIPPED: (),
+    },
+    SubscriptionStatus: {
+        SubscriptionStatus.UNCONFIRMED: (SubscriptionStatus.ACTIVE,
+                                         SubscriptionStatus.UNSUBSCRIBED),
+        SubscriptionStatus.ACTIVE: (SubscriptionStatus.UNSUBSCRIBED, SubscriptionStatus.BOUNCED,
+                                    SubscriptionStatus.COMPLAINED),
+        SubscriptionStatus.UNSUBSCRIBED: (SubscriptionStatus.ACTIVE,
+                                          SubscriptionStatus.UNCONFIRMED),
+        SubscriptionStatus.BOUNCED: (),
+        SubscriptionStatus.COMPLAINED: (),
+    },
+}
+
+
+def may_move(current: StrEnum, target: StrEnum) -> bool:
+    """True when a row in state `current` may be moved to `target`."""
+    return target in TRANSITIONS[type(current)][current]

@@ -1,0 +1,27 @@
+"""The Jinja2 environments. Operators may put overrides in DISTRIBUTOR_TEMPLATES_DIR;
+the built-in templates/ folder is searched after it."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+BUILTIN = Path(__file__).resolve().parents[1] / "templates"
+
+
+@lru_cache(maxsize=8)
+def environment(override: Path | None = None, autoescape: bool = True) -> Environment:
+    loaders = [FileSystemLoader(str(override))] if override else []
+    loaders.append(FileSystemLoader(str(BUILTIN)))
+    env = Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=select_autoescape(["html", "html.j2"], default=False) if autoescape else False,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["date"] = lambda value, fmt="%d %B %Y": value.strftime(fmt) if value else ""
+    return env

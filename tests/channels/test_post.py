@@ -1,0 +1,119 @@
+"""Posting through distributor.channels.post.run_post: a real database, the real Redis
+limiter, and the local fake services. One post per article and channel, the
+service's retry-after kept, gone endpoints disable the channel."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+import requests
+
+from distributor.channels.adapters import ADAPTERS
+from distributor.channels.admin import overview
+from distributor.channels.post import run_post
+from distributor.channels.ratelimit import RedisLimiter
+from distributor.store import ChannelPost
+from tests.channels.cases import NEWSLETTER, TG_CHAT, TG_TOKEN, WAHA_KEY
+from tests.channels.conftest import publish
+from tests.channels.fake_telegram import FakeTelegram
+from tests.channels.fakes import FakeDiscord, FakeWaha
+
+
+@pytest.fixture()
+def telegram():
+    with FakeTelegram(TG_TOKEN, TG_CHAT) as server:
+        yield server
+
+
+@pytest.fixture()
+def limiter(redis_client):
+    defaults = {name: cls.default_rate for name, cls in ADAPTERS.items()}
+    return RedisLimiter(redis_client, prefix=f"test:{uuid.uuid4().hex[:6]}:", defaults=defaults)
+
+
+def post_row(db, post_id) -> ChannelPost:
+    with db.session() as session:
+        return session.get(ChannelPost, post_id)
+
+
+def tg_channel(server, **extra):
+    return {"name": "tg", "type": "telegram", "base_url": server.url(), "chat_id": TG_CHAT,
+            "token": TG_TOKEN, **extra}
+
+
+def test_a_429_is_kept_until_its_retry_after_has_passed(setup, telegram, limiter):
+    settings, db = setup([tg_channel(telegram)])
+    [post_id] = publish(settings, db)
+    http = requests.Session()
+    telegram.rate_limit(3)
+
+    first = run_post(db, settings, http, post_id, limiter=limiter)
+    row = post_row(db, post_id)
+    assert (first.state, first.retry_in) == ("retry", 3.0)
+    assert row.state == "retrying" and row.next_attempt_at is not None
+
+    early = run_post(db, settings, http, post_id, limiter=limiter,
+                     now=row.next_attempt_at - timedelta(seconds=1))
+    assert early.state == "retry" and 0 < early.retry_in <= 1.0
+    assert len(telegram.requests) == 1, "nothing may go before the retry-after has passed"
+
+    later = run_post(db, settings, http, post_id, limiter=limiter,
+                     now=row.next_attempt_at + timedelta(milliseconds=10))
+    assert later.state == "sent"
+    row = post_row(db, post_id)
+    assert row.remote_id == str(telegram.posts[0]["message_id"])
+    assert len(telegram.posts) == 1
+
+
+def test_the_task_for_one_post_running_twice_sends_one_request(setup, telegram, limiter):
+    settings, db = setup([tg_channel(telegram)])
+    [post_id] = publish(settings, db)
+    telegram.delay = 0.5  # the first run is still waiting for Telegram when the second starts
+    results = []
+
+    def run():
+        results.append(run_post(db, settings, requests.Session(), post_id, limiter=limiter))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    again = run_post(db, settings, requests.Session(), post_id, limiter=limiter)
+
+    assert sorted(r.state for r in results) == ["busy", "sent"]
+    assert again.state == "busy"
+    assert len(telegram.requests) == 1
+
+
+def test_a_deleted_webhook_disables_the_channel_and_says_why(setup, limiter):
+    with FakeDiscord() as discord:
+        settings, db = setup([{"name": "dc", "type": "discord",
+                               "url": discord.url("/api/webhooks/1/deleted")}])
+        first, second = publish(settings, db)[0], publish(settings, db)[0]
+
+        result = run_post(db, settings, requests.Session(), first, limiter=limiter)
+        assert result.state == "failed" and "Unknown Webhook" in result.error
+        [row] = overview(db, settings)
+        assert row["state"] == "disabled" and "Unknown Webhook" in row["reason"]
+
+        result = run_post(db, settings, requests.Session(), second, limiter=limiter)
+        assert result.state == "failed" and "disabled" in result.error
+        assert len(discord.requests) == 1
+
+
+def test_whatsapp_posts_are_recorded_accepted_or_confirmed(setup, limiter):
+    with FakeWaha(WAHA_KEY) as waha:
+        keys = {"type": "waha", "base_url": waha.url(), "chat_id": NEWSLETTER,
+                "api_key": WAHA_KEY}
+        settings, db = setup([{"name": "wa", **keys},
+                              {"name": "wa-checked", "verify": True, **keys}])
+        plain, checked = publish(settings, db)
+        assert run_post(db, settings, requests.Session(), plain, limiter=limiter).state == \
+            "accepted"
+        assert run_post(db, settings, requests.Session(), checked, limiter=limiter).state == \
+            "confirmed"
+        assert post_row(db, checked).remote_id.startswith("true_")
