@@ -7,11 +7,12 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from distributor.api import create_app
-from tests.api.conftest import AUTH, RecordingDispatcher
+from distributor.outbox.wake import MemoryDispatcher
+from tests.api.conftest import AUTH
 
 
 def test_no_input_makes_the_api_fail(make_settings, db, redis_client):
-    dispatcher = RecordingDispatcher()
+    dispatcher = MemoryDispatcher()
     dispatcher.confirm = lambda _id: None
     app = create_app(make_settings(), db, dispatcher)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)

@@ -12,11 +12,11 @@ import re
 import threading
 import time
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from distributor.channels.adapters.formats import ZWSP, is_boundary
-from tests.peers import Request
+from tests.peers import QuietHTTPServer, Request
 
 Answer = tuple[int, dict, bytes]
 
@@ -66,7 +66,7 @@ class FakeService:
 
             do_POST = do_GET = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,

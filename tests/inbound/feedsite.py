@@ -11,8 +11,10 @@ import re
 import threading
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+
+from tests.peers import QuietHTTPServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -75,7 +77,7 @@ class FeedSite:
                 with site.lock:
                     site.hits.append(Hit(self.path, dict(self.headers.items()), status))
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
