@@ -159,6 +159,8 @@ class Settings(BaseSettings):
     sweep_every: float = Field(60.0, ge=1)
     sweep_grace: float = Field(120.0, ge=1)
     digest_tick_every: float = Field(60.0, ge=0.5)
+    # The first digest of a new list carries what arrived this long before it was made.
+    first_digest_window: Duration = 86400.0
     email_retry_base: float = Field(30.0, gt=0)
     channel_retry_base: float = Field(5.0, gt=0)
 

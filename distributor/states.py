@@ -2,6 +2,7 @@
 
     sends          planned -> running -> done | failed | paused
                    skipped: a digest with nothing to carry (never runs)
+                   expired: an alert whose article grew older than the list's max_age
     batches        planned -> running -> done | failed | paused
                    (a batch waiting for its next try stays running, lease free)
     channel posts  planned -> running -> retrying -> running -> sent | accepted | failed
@@ -25,6 +26,7 @@ class SendState(StrEnum):
     FAILED = "failed"
     PAUSED = "paused"
     SKIPPED = "skipped"
+    EXPIRED = "expired"
 
 
 class BatchState(StrEnum):
@@ -72,6 +74,7 @@ class Outcome(StrEnum):
     BUSY = "busy"  # another task holds the lease
     PAUSED = "paused"
     FAILED = "failed"
+    EXPIRED = "expired"
 
 
 # Outbox rows (batches, posts) that still have work: a task may claim them.
@@ -92,12 +95,14 @@ POST_FINISHED = (PostState.SENT, PostState.ACCEPTED, PostState.CONFIRMED,
 TRANSITIONS: dict[type[StrEnum], dict[StrEnum, tuple[StrEnum, ...]]] = {
     SendState: {
         SendState.PLANNED: (SendState.RUNNING, SendState.DONE, SendState.FAILED,
-                            SendState.PAUSED),
-        SendState.RUNNING: (SendState.DONE, SendState.FAILED, SendState.PAUSED),
+                            SendState.PAUSED, SendState.EXPIRED),
+        SendState.RUNNING: (SendState.DONE, SendState.FAILED, SendState.PAUSED,
+                            SendState.EXPIRED),
         SendState.FAILED: (SendState.RUNNING,),  # re-opened by `failures retry`
         SendState.PAUSED: (SendState.RUNNING,),
         SendState.DONE: (),
         SendState.SKIPPED: (),
+        SendState.EXPIRED: (),
     },
     BatchState: {
         BatchState.PLANNED: (BatchState.RUNNING, BatchState.FAILED, BatchState.PAUSED),

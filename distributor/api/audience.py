@@ -30,6 +30,7 @@ class ListIn(BaseModel):
     timezone: str = Field("UTC", max_length=64)
     sections: list[str] = Field(default_factory=list, max_length=50)
     double_opt_in: bool = False
+    max_age: str | None = Field(None, max_length=20, description="alerts: e.g. 6h")
 
 
 class SubscriberIn(BaseModel):
@@ -48,7 +49,8 @@ def get_lists(request: Request) -> list[dict]:
 def post_list(body: ListIn, request: Request) -> dict:
     created = create_list(request.app.state.db, body.name, instant=body.instant,
                           schedule=body.schedule, timezone=body.timezone,
-                          sections=body.sections, double_opt_in=body.double_opt_in)
+                          sections=body.sections, double_opt_in=body.double_opt_in,
+                          max_age=body.max_age)
     return {"name": created.name, "kind": created.kind}
 
 

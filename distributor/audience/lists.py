@@ -12,6 +12,7 @@ from croniter import croniter
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from distributor.config import parse_duration
 from distributor.errors import InvalidInput, NotFound
 from distributor.states import SubscriptionStatus
 from distributor.store import Batch, Database, Delivery, MailingList, Send, Subscription
@@ -39,29 +40,79 @@ def check_list_name(name: str) -> str:
     return name
 
 
-def create_list(db: Database, name: str, *, instant: bool = True, schedule: str | None = None,
-                timezone: str = "UTC", sections: Iterable[str] = (),
-                double_opt_in: bool = False) -> MailingList:
-    name = check_list_name(name)
-    if instant == bool(schedule):
-        raise InvalidInput("a list is either --instant or has a --schedule",
-                           {"schedule": "give --instant or --schedule, not both or neither"})
-    if schedule and not croniter.is_valid(schedule):
-        raise InvalidInput(f"schedule: {schedule!r} is not a cron expression",
-                           {"schedule": "not a cron expression like '0 7 * * *'"})
+def check_schedule(schedule: str) -> str:
+    """Five cron fields (minute hour day month weekday), each in range. croniter would
+    also take a sixth field for seconds, which reads as something else entirely."""
+    schedule = " ".join(schedule.split())
+    if len(schedule.split(" ")) != 5 or not croniter.is_valid(schedule):
+        raise InvalidInput(f"schedule: {schedule!r} is not a five-field cron line like "
+                           "'0 7 * * *' (minute hour day month weekday)",
+                           {"schedule": "not a five-field cron line like '0 7 * * *'"})
+    return schedule
+
+
+def check_timezone(timezone: str) -> str:
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise InvalidInput(f"timezone: {timezone!r} is not an IANA time zone",
                            {"timezone": "not an IANA time zone like Asia/Kolkata"}) from None
+    return timezone
+
+
+def check_max_age(value: str | float) -> int:
+    """'6h' or seconds -> whole seconds, at least one minute."""
+    try:
+        seconds = float(value) if isinstance(value, int | float) else parse_duration(value)
+    except ValueError as exc:
+        raise InvalidInput(f"max_age: {exc}", {"max_age": str(exc)}) from None
+    if seconds < 60:
+        raise InvalidInput("max_age: at least 1m", {"max_age": "at least 1m"})
+    return int(seconds)
+
+
+def create_list(db: Database, name: str, *, instant: bool = True, schedule: str | None = None,
+                timezone: str = "UTC", sections: Iterable[str] = (),
+                double_opt_in: bool = False, max_age: str | float | None = None) -> MailingList:
+    name = check_list_name(name)
+    if instant == bool(schedule):
+        raise InvalidInput("a list is either --instant or has a --schedule",
+                           {"schedule": "give --instant or --schedule, not both or neither"})
+    schedule = check_schedule(schedule) if schedule else None
+    check_timezone(timezone)
     sections = [clean_name(s, "section") for s in sections if s.strip()]
+    extra = {"max_age": check_max_age(max_age)} if max_age is not None else {}
     with db.session() as session:
         if session.scalar(select(MailingList.id).where(MailingList.name == name)):
             raise InvalidInput(f"list {name!r} already exists", {"name": "already exists"})
         mailing_list = MailingList(name=name, kind="instant" if instant else "digest",
                                    schedule=schedule, timezone=timezone, sections=sections,
-                                   double_opt_in=double_opt_in)
+                                   double_opt_in=double_opt_in, **extra)
         session.add(mailing_list)
+    return mailing_list
+
+
+def update_list(db: Database, name: str, *, schedule: str | None = None,
+                timezone: str | None = None, max_age: str | float | None = None) -> MailingList:
+    """Change a list in place (its subscribers and history stay). Everything is checked
+    before anything is written."""
+    changes: dict = {}
+    if schedule is not None:
+        changes["schedule"] = check_schedule(schedule)
+    if timezone is not None:
+        changes["timezone"] = check_timezone(timezone)
+    if max_age is not None:
+        changes["max_age"] = check_max_age(max_age)
+    if not changes:
+        raise InvalidInput("nothing to change: give --schedule, --timezone or --max-age",
+                           {"list": "nothing to change"})
+    with db.session() as session:
+        mailing_list = get_list(session, name)
+        if "schedule" in changes and mailing_list.kind != "digest":
+            raise InvalidInput(f"{name!r} is an instant list: it has no schedule",
+                               {"schedule": "instant lists have no schedule"})
+        for key, value in changes.items():
+            setattr(mailing_list, key, value)
     return mailing_list
 
 
@@ -92,6 +143,7 @@ class ListSummary:
     timezone: str
     sections: list[str]
     double_opt_in: bool
+    max_age: int
     active: int
 
 
@@ -101,7 +153,7 @@ def list_lists(db: Database) -> list[ListSummary]:
             select(Subscription.list_id, func.count())
             .where(Subscription.status == SubscriptionStatus.ACTIVE).group_by(Subscription.list_id)).all())
         return [ListSummary(m.name, m.kind, m.schedule, m.timezone, list(m.sections),
-                            m.double_opt_in, counts.get(m.id, 0))
+                            m.double_opt_in, m.max_age, counts.get(m.id, 0))
                 for m in session.scalars(select(MailingList).order_by(MailingList.name))]
 
 

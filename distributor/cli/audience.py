@@ -28,17 +28,48 @@ def lists() -> None:
               help="Only articles of this section (repeatable; case-insensitive). "
                    "Without it the list gets every article.")
 @click.option("--double-opt-in", is_flag=True, help="New subscribers must confirm by email.")
+@click.option("--max-age", metavar="DURATION",
+              help="Alerts: an article older than this when its email's turn comes is not "
+                   "sent (marked expired). Default 6h.")
 @pass_ctx
 def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, tz: str,
-                 sections: tuple[str, ...], double_opt_in: bool) -> None:
+                 sections: tuple[str, ...], double_opt_in: bool, max_age: str | None) -> None:
     """Create the list NAME."""
     from distributor.audience.lists import create_list
 
     if not instant and not schedule:
         raise click.UsageError("give --instant or --schedule CRON")
     created = create_list(obj.db, name, instant=instant, schedule=schedule, timezone=tz,
-                          sections=sections, double_opt_in=double_opt_in)
-    click.echo(f"created {created.kind} list {created.name}")
+                          sections=sections, double_opt_in=double_opt_in, max_age=max_age)
+    click.echo(f"created {created.kind} list {created.name}" + _next_run(created))
+
+
+@lists.command("update")
+@click.argument("name")
+@click.option("--schedule", metavar="CRON", help='A new cron line, e.g. "30 6 * * 1-5".')
+@click.option("--timezone", "tz", help="A new IANA time zone for the schedule.")
+@click.option("--max-age", metavar="DURATION", help="Alerts older than this are not sent.")
+@pass_ctx
+def lists_update(obj: Context, name: str, schedule: str | None, tz: str | None,
+                 max_age: str | None) -> None:
+    """Change the list NAME in place: its subscribers and history stay. Prints the
+    next scheduled digest after the change."""
+    from distributor.audience.lists import update_list
+
+    updated = update_list(obj.db, name, schedule=schedule, timezone=tz, max_age=max_age)
+    click.echo(f"updated list {updated.name}" + _next_run(updated))
+
+
+def _next_run(mailing_list) -> str:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from distributor.email.digests import next_run
+
+    if not mailing_list.schedule:
+        return ""
+    when = next_run(mailing_list, datetime.now(UTC)).astimezone(ZoneInfo(mailing_list.timezone))
+    return f"; next digest {when:%Y-%m-%d %H:%M} {mailing_list.timezone}"
 
 
 @lists.command("list")

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from distributor.audience.subscribers import bounce
 from distributor.audience.tokens import email_digest
-from distributor.config import Settings
+from distributor.config import Settings, format_duration
 from distributor.email.compose import compile_send, recipient
 from distributor.email.dkim import dkim_signer
 from distributor.email.message import CompiledEmail
@@ -38,7 +38,17 @@ from distributor.states import (
     SendState,
     SubscriptionStatus,
 )
-from distributor.store import Batch, Database, Delivery, Send, Subscriber, Subscription, Suppression
+from distributor.store import (
+    Article,
+    Batch,
+    Database,
+    Delivery,
+    MailingList,
+    Send,
+    Subscriber,
+    Subscription,
+    Suppression,
+)
 
 MAX_BATCH_ATTEMPTS = 10
 GIVE_UP_IN_BATCH = 5  # consecutive transient failures before a batch stops and retries later
@@ -121,6 +131,26 @@ def fail_send(session: Session, send_id: int, why: str) -> None:
                     .values(state=BatchState.FAILED, error=why, lease_until=None))
 
 
+def _stale(session: Session, send: Send, now: datetime) -> str | None:
+    """Why an alert is no longer news, or None. Digests keep their own rule."""
+    if send.kind != "alert":
+        return None
+    max_age = session.get(MailingList, send.list_id).max_age
+    age = (now - session.get(Article, send.article_id).published_at).total_seconds()
+    if age <= max_age:
+        return None
+    return (f"expired: published {age / 3600:.1f} h before its turn came, over the list's "
+            f"max_age of {format_duration(max_age)}")
+
+
+def expire_send(session: Session, send_id: int, why: str) -> None:
+    """Stale news stays unsent: the send ends, its batches with it, no email goes."""
+    session.execute(update(Send).where(Send.id == send_id)
+                    .values(state=SendState.EXPIRED, error=why, finished_at=datetime.now(UTC)))
+    session.execute(update(Batch).where(Batch.send_id == send_id, Batch.state.in_(OPEN))
+                    .values(state=BatchState.DONE, error=why, lease_until=None))
+
+
 def _recipients(session: Session, send: Send, batch: Batch):
     finished = exists().where(Delivery.send_id == send.id,
                               Delivery.subscriber_id == Subscriber.id,
@@ -147,6 +177,10 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
         if send.state in SEND_STOPPED:
             batch.state, batch.lease_until = send.state, None
             return BatchResult(Outcome(send.state))
+        stale = _stale(session, send, now)
+        if stale:
+            expire_send(session, send.id, stale)
+            return BatchResult(Outcome.EXPIRED, error=stale)
         send.state = SendState.RUNNING
 
         def compiled_for(preferences: tuple[str, ...]) -> CompiledEmail | None:

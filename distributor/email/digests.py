@@ -1,8 +1,9 @@
 """Digests: what a digest list's next email holds, when it is due, and sending one now.
 
-A digest takes the articles published since the list's previous digest that match
-its sections, grouped by section in the list's order, newest first. With none it
-is recorded as skipped. Each scheduled run has a run key (the due time); the key is
+A digest takes the matching articles that arrived and that no earlier digest of the
+list carried (digest_items), grouped by section in the list's order, newest first:
+each article goes out once per list whatever its date and whenever it arrives. With
+none it is recorded as skipped. Each scheduled run has a run key (the due time); the key is
 unique per list, so two schedulers running at once plan one digest.
 """
 
@@ -25,7 +26,7 @@ from distributor.errors import InvalidInput, Unavailable
 from distributor.outbox import wake
 from distributor.outbox.plan import plan_send, sections_match
 from distributor.states import SendState, SubscriptionStatus
-from distributor.store import Article, Database, MailingList, Send, Subscription
+from distributor.store import Article, Database, DigestItem, MailingList, Send, Subscription
 
 MISSED_RUN_WINDOW = timedelta(hours=6)  # after downtime, a run older than this is not sent
 
@@ -71,11 +72,28 @@ def previous_until(session: Session, mailing_list: MailingList) -> datetime:
     return last or mailing_list.created_at
 
 
-def digest_articles(session: Session, mailing_list: MailingList, since: datetime,
-                    until: datetime) -> list[Article]:
+def carried(list_id: int):
+    """The ids of the articles the list's digests carried (a failed send carried none)."""
+    return (select(DigestItem.article_id).join(Send, Send.id == DigestItem.send_id)
+            .where(DigestItem.list_id == list_id, Send.state != SendState.FAILED))
+
+
+def digest_articles(session: Session, mailing_list: MailingList, first_window: float,
+                    since: datetime | None = None) -> list[Article]:
+    """What the list's next digest carries, newest first. By default: every matching
+    article that arrived since the list began (less `first_window`, so a new list's
+    first digest is not empty) and that no earlier digest of the list carried; the
+    order and the dates articles arrive with do not matter. With `since` (by hand):
+    what was published after that time, carried before or not."""
+    query = select(Article)
+    if since is not None:
+        query = query.where(Article.published_at > since)
+    else:
+        floor = mailing_list.created_at - timedelta(seconds=first_window)
+        query = query.where(Article.created_at > floor,
+                            Article.id.not_in(carried(mailing_list.id)))
     articles = session.scalars(
-        select(Article).where(Article.published_at > since, Article.published_at <= until)
-        .order_by(Article.published_at.desc(), Article.id.desc())).all()
+        query.order_by(Article.published_at.desc(), Article.id.desc())).all()
     return [a for a in articles if sections_match(mailing_list.sections, a.section)]
 
 
@@ -107,8 +125,12 @@ def trigger_digest(db: Database, settings: Settings, list_name: str, *,
             if mailing_list.kind != "digest":
                 raise InvalidInput(f"{list_name!r} is an instant list, not a digest list",
                                    {"list": "not a digest list"})
+            # One digest of a list is planned at a time (PostgreSQL; SQLite writes one by one).
+            session.execute(select(MailingList.id).where(MailingList.id == mailing_list.id)
+                            .with_for_update())
+            articles = digest_articles(session, mailing_list, settings.first_digest_window,
+                                       since)
             since = since or previous_until(session, mailing_list)
-            articles = digest_articles(session, mailing_list, since, now)
             result = DigestResult(list_name, SendState.PLANNED, articles=len(articles),
                                   since=since, until=now)
             if dry_run:
@@ -130,6 +152,8 @@ def trigger_digest(db: Database, settings: Settings, list_name: str, *,
             send = plan_send(session, mailing_list, "digest", settings.batch_size,
                              since=since, until=now, article_ids=[a.id for a in articles],
                              run_key=key)
+            session.add_all(DigestItem(send_id=send.id, list_id=mailing_list.id,
+                                       article_id=article.id) for article in articles)
             mailing_list.last_digest_at = now
             session.flush()
             result.send_id, result.recipients = send.id, send.planned

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from distributor.audience.lists import get_list
 from distributor.config import Settings
 from distributor.email.compose import compile_alert, compile_digest, recipient
-from distributor.email.digests import digest_articles, previous_until
+from distributor.email.digests import digest_articles
 from distributor.email.dkim import dkim_signer
 from distributor.email.message import CompiledEmail
 from distributor.errors import InvalidInput, NotFound
@@ -70,8 +70,7 @@ def preview_digest(db: Database, settings: Settings, list_name: str,
     now = datetime.now(UTC)
     with db.session() as session:
         mailing_list = get_list(session, list_name)
-        articles = digest_articles(session, mailing_list,
-                                   since or previous_until(session, mailing_list), now)
+        articles = digest_articles(session, mailing_list, settings.first_digest_window, since)
         if not articles:
             raise InvalidInput("no articles since the last digest: it would be skipped "
                                "(try --since)", {"since": "no articles"})

@@ -8,6 +8,7 @@ from distributor.store.tables import (
     ChannelPost,
     ChannelState,
     Delivery,
+    DigestItem,
     FeedItem,
     FeedState,
     MailingList,
@@ -19,5 +20,5 @@ from distributor.store.tables import (
 
 __all__ = [
     "Article", "Base", "Batch", "ChannelPost", "ChannelState", "Database", "Delivery",
-    "FeedItem", "FeedState", "MailingList", "Send", "Subscriber", "Subscription", "Suppression",
+    "DigestItem", "FeedItem", "FeedState", "MailingList", "Send", "Subscriber", "Subscription", "Suppression",
 ]

@@ -62,7 +62,7 @@ class Article(Base):
     author: Mapped[str | None] = mapped_column(String(200))
     image_url: Mapped[str | None] = mapped_column(String(2000))
     published_at: Mapped[datetime] = mapped_column(index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # arrival
     source: Mapped[str] = mapped_column(String(50), default="api")
 
     def payload(self) -> dict[str, Any]:
@@ -85,6 +85,8 @@ class MailingList(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     sections: Mapped[list] = mapped_column(default=list)
     double_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Alerts: an article older than this (seconds) when its send's turn comes is not sent.
+    max_age: Mapped[int] = mapped_column(Integer, default=6 * 3600)
     last_digest_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -145,6 +147,19 @@ class Send(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+class DigestItem(Base):
+    """An article a digest carried. A list carries each article once: the next digest
+    takes the matching articles no earlier digest of the list (that did not fail)
+    carried, in whatever order and with whatever dates they arrived."""
+
+    __tablename__ = "digest_items"
+    __table_args__ = (Index("ix_digest_items_list_article", "list_id", "article_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    send_id: Mapped[int] = mapped_column(ForeignKey("sends.id", ondelete="CASCADE"), index=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id", ondelete="CASCADE"))
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
 
 
 class Batch(Base):

@@ -71,3 +71,18 @@ def test_an_unreachable_database_exits_1(run, monkeypatch):
                        "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
     result = run("lists", "list")
     assert result.exit_code == 1 and "database" in result.stderr
+
+
+def test_lists_update_changes_a_list_in_place_and_prints_the_next_digest(run):
+    assert run("lists", "create", "daily", "--schedule", "0 7 * * *").exit_code == 0
+    six = run("lists", "create", "odd", "--schedule", "0 0 7 * * *")
+    assert six.exit_code == 2 and "five-field cron" in six.stderr
+    updated = run("lists", "update", "daily", "--schedule", "30 6 * * *",
+                  "--timezone", "Asia/Kolkata", "--max-age", "3h")
+    assert updated.exit_code == 0
+    assert "next digest" in updated.stdout and "06:30 Asia/Kolkata" in updated.stdout
+    assert run("lists", "update", "daily").exit_code == 2  # nothing to change
+    assert run("lists", "update", "daily", "--max-age", "soon").exit_code == 2
+    [daily] = json.loads(run("lists", "list", "--json").stdout)
+    assert (daily["schedule"], daily["timezone"], daily["max_age"]) == (
+        "30 6 * * *", "Asia/Kolkata", 10800)

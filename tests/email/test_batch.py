@@ -4,7 +4,7 @@ real SMTP conversation with aiosmtpd, no worker in between."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -22,7 +22,7 @@ from tests.conftest import new_database_url
 class Alert:
     """One instant list, its readers, one published article: one send of one batch."""
 
-    def __init__(self, settings, db: Database, readers: int):
+    def __init__(self, settings, db: Database, readers: int, published: datetime | None = None):
         self.settings, self.db = settings, db
         self.transport = open_transport(settings.smtp_url.get_secret_value(), 10)
         tag = uuid.uuid4().hex[:8]
@@ -30,7 +30,9 @@ class Alert:
         self.emails = [f"reader{n}-{tag}@example.com" for n in range(readers)]
         for email in self.emails:
             add_subscriber(db, email, f"alerts-{tag}")
-        ingest(db, settings, {"url": f"https://news.example.org/{tag}", "title": "Breaking"})
+        published = (published or datetime.now(UTC)).isoformat()
+        ingest(db, settings, {"url": f"https://news.example.org/{tag}", "title": "Breaking",
+                              "published_at": published})
         with db.session() as session:
             self.batch_id = session.scalar(select(Batch.id))
             self.send_id = session.scalar(select(Send.id))
@@ -56,13 +58,13 @@ class Alert:
 
 @pytest.fixture()
 def alert(backend, postgres, tmp_path, make_settings, smtp_server):
-    def make(readers: int = 3, **settings_extra: str) -> Alert:
+    def make(readers: int = 3, published: datetime | None = None, **settings_extra: str) -> Alert:
         url = new_database_url(backend, postgres, tmp_path)
         settings = make_settings(database_url=url, smtp_url=smtp_server.url, **settings_extra)
         db = Database(url)
         db.upgrade()
         made.append(db)
-        return Alert(settings, db, readers)
+        return Alert(settings, db, readers, published)
 
     made: list[Database] = []
     yield make
@@ -152,3 +154,19 @@ def test_too_many_failures_in_a_row_pause_the_whole_send(alert, smtp_server):
     assert smtp_server.handler.counts(job.emails) == {e: 0 for e in job.emails}
     with job.db.session() as session:
         assert session.get(Send, job.send_id).state == SendState.PAUSED
+
+
+def test_an_alert_older_than_the_lists_max_age_expires_unsent(alert, smtp_server):
+    job = alert(readers=2, published=datetime.now(UTC) - timedelta(hours=7))  # default: 6 h
+    result = job.run()
+    assert result.state == Outcome.EXPIRED and "max_age of 6h" in result.error
+    assert smtp_server.handler.counts(job.emails) == {e: 0 for e in job.emails}
+    with job.db.session() as session:
+        send = session.get(Send, job.send_id)
+        assert (send.state, send.error) == (SendState.EXPIRED, result.error)
+    assert job.ledger() == {}
+
+
+def test_a_fresh_alert_still_goes(alert, smtp_server):
+    job = alert(readers=1, published=datetime.now(UTC) - timedelta(hours=5))
+    assert job.run().sent == 1
