@@ -158,6 +158,7 @@ class Settings(BaseSettings):
     templates_dir: Path | None = None
     sweep_every: float = Field(60.0, ge=1)
     sweep_grace: float = Field(120.0, ge=1)
+    release_every: float = Field(30.0, ge=1)  # beat: embargoes are released this often
     digest_tick_every: float = Field(60.0, ge=0.5)
     # The first digest of a new list carries what arrived this long before it was made.
     first_digest_window: Duration = 86400.0

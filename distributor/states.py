@@ -3,6 +3,7 @@
     sends          planned -> running -> done | failed | paused
                    skipped: a digest with nothing to carry (never runs)
                    expired: an alert whose article grew older than the list's max_age
+                   cancelled: the article was unpublished before it went (any open send)
     batches        planned -> running -> done | failed | paused
                    (a batch waiting for its next try stays running, lease free)
     channel posts  planned -> running -> retrying -> running -> sent | accepted | failed
@@ -27,6 +28,7 @@ class SendState(StrEnum):
     PAUSED = "paused"
     SKIPPED = "skipped"
     EXPIRED = "expired"
+    CANCELLED = "cancelled"
 
 
 class BatchState(StrEnum):
@@ -35,6 +37,7 @@ class BatchState(StrEnum):
     DONE = "done"
     FAILED = "failed"
     PAUSED = "paused"
+    CANCELLED = "cancelled"
 
 
 class PostState(StrEnum):
@@ -46,6 +49,7 @@ class PostState(StrEnum):
     CONFIRMED = "confirmed"  # WAHA: accepted, and found when the channel was read back
     UNCONFIRMED = "unconfirmed"  # WAHA: accepted, but not found on reading back
     FAILED = "failed"
+    CANCELLED = "cancelled"  # unpublished before it went
 
 
 class DeliveryState(StrEnum):
@@ -81,6 +85,8 @@ class Outcome(StrEnum):
 OPEN = (PostState.PLANNED, PostState.RUNNING, PostState.RETRYING)
 # Sends whose batches may still run.
 SEND_OPEN = (SendState.PLANNED, SendState.RUNNING)
+# Sends that are over, one way or another: nothing of them can be cancelled.
+SEND_ENDED = (SendState.DONE, SendState.SKIPPED, SendState.EXPIRED, SendState.CANCELLED)
 # Sends an operator can re-open.
 SEND_STOPPED = (SendState.FAILED, SendState.PAUSED)
 # Ledger states after which a recipient is never tried again in that send.
@@ -95,28 +101,33 @@ POST_FINISHED = (PostState.SENT, PostState.ACCEPTED, PostState.CONFIRMED,
 TRANSITIONS: dict[type[StrEnum], dict[StrEnum, tuple[StrEnum, ...]]] = {
     SendState: {
         SendState.PLANNED: (SendState.RUNNING, SendState.DONE, SendState.FAILED,
-                            SendState.PAUSED, SendState.EXPIRED),
+                            SendState.PAUSED, SendState.EXPIRED, SendState.CANCELLED),
         SendState.RUNNING: (SendState.DONE, SendState.FAILED, SendState.PAUSED,
-                            SendState.EXPIRED),
-        SendState.FAILED: (SendState.RUNNING,),  # re-opened by `failures retry`
-        SendState.PAUSED: (SendState.RUNNING,),
+                            SendState.EXPIRED, SendState.CANCELLED),
+        SendState.FAILED: (SendState.RUNNING, SendState.CANCELLED),  # `failures retry`
+        SendState.PAUSED: (SendState.RUNNING, SendState.CANCELLED),
         SendState.DONE: (),
         SendState.SKIPPED: (),
         SendState.EXPIRED: (),
+        SendState.CANCELLED: (),
     },
     BatchState: {
-        BatchState.PLANNED: (BatchState.RUNNING, BatchState.FAILED, BatchState.PAUSED),
-        BatchState.RUNNING: (BatchState.DONE, BatchState.FAILED, BatchState.PAUSED),
+        BatchState.PLANNED: (BatchState.RUNNING, BatchState.FAILED, BatchState.PAUSED,
+                             BatchState.CANCELLED),
+        BatchState.RUNNING: (BatchState.DONE, BatchState.FAILED, BatchState.PAUSED,
+                             BatchState.CANCELLED),
         BatchState.FAILED: (BatchState.PLANNED,),
-        BatchState.PAUSED: (BatchState.PLANNED,),
+        BatchState.PAUSED: (BatchState.PLANNED, BatchState.CANCELLED),
         BatchState.DONE: (),
+        BatchState.CANCELLED: (),
     },
     PostState: {
-        PostState.PLANNED: (PostState.RUNNING,),
+        PostState.PLANNED: (PostState.RUNNING, PostState.CANCELLED),
         PostState.RUNNING: (PostState.RETRYING, PostState.SENT, PostState.ACCEPTED,
                             PostState.CONFIRMED, PostState.UNCONFIRMED, PostState.FAILED),
-        PostState.RETRYING: (PostState.RUNNING,),
+        PostState.RETRYING: (PostState.RUNNING, PostState.CANCELLED),
         PostState.FAILED: (PostState.PLANNED,),
+        PostState.CANCELLED: (),
         PostState.SENT: (),
         PostState.ACCEPTED: (),
         PostState.CONFIRMED: (),

@@ -56,6 +56,7 @@ def make_app(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         beat_schedule={
             "sweep": {"task": "maintenance.sweep", "schedule": settings.sweep_every},
+            "release": {"task": "publish.release", "schedule": settings.release_every},
             "digests": {"task": "digests.tick", "schedule": settings.digest_tick_every},
             "feeds": {"task": "feeds.tick", "schedule": 30.0, "options": {"queue": "maintenance"}},
         },

@@ -14,3 +14,10 @@ def fan_out(article_id: int) -> dict:
     posts, batches = wake.fan_out(runtime.db(), CeleryDispatcher(app), article_id,
                                     datetime.now(UTC))
     return {"posts": posts, "batches": batches}
+
+
+@app.task(name="publish.release")
+def release() -> dict:
+    """Beat, every 30 s: hand the workers what an embargo held until now."""
+    posts, batches = wake.release(runtime.db(), CeleryDispatcher(app), datetime.now(UTC))
+    return {"posts": posts, "batches": batches}

@@ -6,6 +6,7 @@ from fastapi.responses import JSONResponse
 
 from distributor.api.auth import check_publish_auth, require_token
 from distributor.inbound.publish import publish as publish_article
+from distributor.inbound.publish import unpublish
 from distributor.inbound.sources import convert
 from distributor.monitor.deliveries import deliveries
 
@@ -30,6 +31,12 @@ async def publish(request: Request, format: str | None = Query(
     if not result.created:
         return JSONResponse({"guid": result.guid, "status": result.status}, 200)
     return JSONResponse({"guid": result.guid, "status": result.status}, 202)
+
+
+@router.delete("/v1/articles/{guid:path}", dependencies=[Depends(require_token)],
+               summary="Unpublish: cancel what of the article has not gone yet")
+def unpublish_article(guid: str, request: Request) -> dict:
+    return unpublish(request.app.state.db, guid)
 
 
 @router.get("/v1/articles/{guid:path}/deliveries", dependencies=[Depends(require_token)],

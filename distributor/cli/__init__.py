@@ -12,7 +12,7 @@ from distributor.cli.email import digest, preview
 from distributor.cli.feeds import feeds
 from distributor.cli.monitor import failures, status
 from distributor.cli.ops import api, beat, db, deliveries, worker
-from distributor.cli.publish import publish
+from distributor.cli.publish import articles, publish
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,7 +28,7 @@ def cli(ctx: click.Context) -> None:
     ctx.obj = Context()
 
 
-for command in (db, publish, lists, subscribers, digest, preview, channels, feeds, deliveries,
+for command in (db, publish, articles, lists, subscribers, digest, preview, channels, feeds, deliveries,
                 status, failures, worker, beat, api):
     cli.add_command(command)
 

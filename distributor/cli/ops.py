@@ -49,6 +49,8 @@ def deliveries(obj: Context, guid: str, as_json: bool) -> None:
 
         console = Console()
         console.print(f"[bold]{data['title']}[/bold]\n{data['url']}")
+        if data["scheduled_for"]:
+            console.print(f"embargoed: scheduled for {data['scheduled_for']}")
         posts = Table("channel", "state", "attempts", "remote id", "error", title="channels")
         for p in data["channels"]:
             posts.add_row(p["channel"], p["state"], str(p["attempts"]), p["remote_id"] or "",

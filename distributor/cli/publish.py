@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from distributor.cli.base import Context, pass_ctx, read_input
+from distributor.cli.base import Context, emit, pass_ctx, read_input
 
 
 @click.command()
@@ -30,4 +30,26 @@ def publish(obj: Context, source: str, format_name: str) -> None:
     if not result.enqueued:
         click.echo("warning: broker unreachable; the article is stored and goes out when "
                    "the sweeper next runs", err=True)
+    if result.scheduled_for:
+        click.echo(f"{result.status}: nothing goes before then", err=True)
     click.echo(result.guid)
+
+
+@click.group()
+def articles() -> None:
+    """Published articles."""
+
+
+@articles.command("unpublish")
+@click.argument("guid")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@pass_ctx
+def articles_unpublish(obj: Context, guid: str, as_json: bool) -> None:
+    """Cancel what of the article GUID has not gone yet: all of it while it is
+    embargoed, the queued part otherwise. What went stays sent."""
+    from distributor.inbound.publish import unpublish
+
+    result = unpublish(obj.db, guid)
+    emit(result, as_json, lambda r: click.echo(
+        f"{r['guid']}: {r['posts_cancelled']} channel posts and {r['sends_cancelled']} "
+        "email sends cancelled"))

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from distributor.config import Settings
 from distributor.errors import InvalidInput
-from distributor.outbox.plan import plan_article
+from distributor.outbox.plan import plan_article, reschedule
 from distributor.store import Article, Database
 
 ALLOWED_TAGS = {
@@ -127,31 +127,39 @@ class Ingested:
     article_id: int
     guid: str
     created: bool
+    published_at: datetime
+    moved: bool = False  # a known guid's embargo moved to a new time
 
 
-def ingest(db: Database, settings: Settings, data: Any, source: str = "api") -> Ingested:
-    """Store a new article and its plan in one transaction; a known guid changes nothing."""
+def ingest(db: Database, settings: Settings, data: Any, source: str = "api",
+           now: datetime | None = None) -> Ingested:
+    """Store a new article and its plan in one transaction. A known guid changes
+    nothing, except the time of an embargo that has not been released yet."""
     article = parse_article(data)
     guid = article.guid or article.url
+    now = now or datetime.now(UTC)
     try:
         with db.session() as session:
-            known = session.scalar(select(Article.id).where(Article.guid == guid))
+            known = session.scalar(select(Article).where(Article.guid == guid))
             if known is not None:
-                return Ingested(known, guid, created=False)
+                when = article.published_at
+                moved = (when is not None and when != known.published_at
+                         and known.published_at > now and reschedule(session, known, when, now))
+                return Ingested(known.id, guid, False, known.published_at, moved)
             row = Article(
                 guid=guid, url=article.url, title=article.title, summary=article.summary,
                 body_html=sanitise_html(article.body_html), section=article.section or None,
                 tags=article.tags, author=article.author or None, image_url=article.image_url,
-                published_at=article.published_at or datetime.now(UTC), source=source,
+                published_at=article.published_at or now, source=source,
             )
             session.add(row)
             session.flush()
-            plan_article(session, row, settings)
+            plan_article(session, row, settings, now)
     except IntegrityError:
         # Another process stored the same guid between our check and our insert.
         with db.session() as session:
-            known = session.scalar(select(Article.id).where(Article.guid == guid))
+            known = session.scalar(select(Article).where(Article.guid == guid))
         if known is None:
             raise
-        return Ingested(known, guid, created=False)
-    return Ingested(row.id, guid, created=True)
+        return Ingested(known.id, guid, False, known.published_at)
+    return Ingested(row.id, guid, True, row.published_at)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -50,8 +51,12 @@ def deliveries(db: Database, guid: str) -> dict[str, Any]:
             select(Send, MailingList.name).join(MailingList, MailingList.id == Send.list_id)
             .where(Send.article_id == article.id).order_by(MailingList.name)).all()
         counts = send_counts(session, [s.id for s, _ in sends])
+        now = datetime.now(UTC)
         return {
             "guid": article.guid, "title": article.title, "url": article.url,
+            "published_at": article.published_at.isoformat(),
+            "scheduled_for": (article.published_at.isoformat()
+                              if article.published_at > now else None),
             "channels": [{"channel": p.channel, "state": p.state, "attempts": p.attempts,
                           "remote_id": p.remote_id, "error": p.error,
                           "sent_at": p.sent_at.isoformat() if p.sent_at else None}

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.orm import Session
 
 from distributor.config import Settings
-from distributor.states import SendState
+from distributor.states import SEND_ENDED, BatchState, PostState, SendState
 from distributor.store import Article, Batch, ChannelPost, MailingList, Send
 
 _BOUNDS = text("""
@@ -48,7 +48,7 @@ def batch_bounds(session: Session, list_id: int, size: int) -> tuple[list[tuple[
 def plan_send(session: Session, mailing_list: MailingList, kind: str, batch_size: int,
               article_id: int | None = None, since: datetime | None = None,
               until: datetime | None = None, article_ids: list[int] | None = None,
-              run_key: str | None = None) -> Send:
+              run_key: str | None = None, not_before: datetime | None = None) -> Send:
     send = Send(kind=kind, list_id=mailing_list.id, article_id=article_id, since=since,
                 until=until, article_ids=article_ids or [], state=SendState.PLANNED,
                 run_key=run_key)
@@ -58,17 +58,65 @@ def plan_send(session: Session, mailing_list: MailingList, kind: str, batch_size
     send.planned = total
     if not bounds:
         send.state = SendState.DONE
-    session.add_all(Batch(send_id=send.id, first_id=first, last_id=last)
-                    for first, last in bounds)
+    session.add_all(Batch(send_id=send.id, first_id=first, last_id=last,
+                          next_attempt_at=not_before) for first, last in bounds)
     return send
 
 
-def plan_article(session: Session, article: Article, settings: Settings) -> None:
-    """One post per matching channel, one alert send per matching instant list."""
+def plan_article(session: Session, article: Article, settings: Settings,
+                 now: datetime) -> None:
+    """One post per matching channel, one alert send per matching instant list. An
+    article published in the future (an embargo) is planned now and held until then:
+    its rows carry the time in next_attempt_at, which wake.release honours."""
+    not_before = article.published_at if article.published_at > now else None
     for channel in settings.channels:
         if sections_match(channel.sections, article.section):
-            session.add(ChannelPost(article_id=article.id, channel=channel.name))
+            session.add(ChannelPost(article_id=article.id, channel=channel.name,
+                                    next_attempt_at=not_before))
     instant = session.scalars(select(MailingList).where(MailingList.kind == "instant"))
     for mailing_list in instant:
         if sections_match(mailing_list.sections, article.section):
-            plan_send(session, mailing_list, "alert", settings.batch_size, article_id=article.id)
+            plan_send(session, mailing_list, "alert", settings.batch_size, article_id=article.id,
+                      not_before=not_before)
+
+
+def reschedule(session: Session, article: Article, when: datetime, now: datetime) -> bool:
+    """Move an embargo that has not been released yet; False when something of the
+    article has already been handed to the workers (then it stands)."""
+    held = [ChannelPost.article_id == article.id, ChannelPost.enqueued_at.is_not(None)]
+    if session.scalar(select(ChannelPost.id).where(*held).limit(1)) is not None:
+        return False
+    sends = select(Send.id).where(Send.article_id == article.id)
+    if session.scalar(select(Batch.id).where(Batch.send_id.in_(sends),
+                                             Batch.enqueued_at.is_not(None)).limit(1)):
+        return False
+    not_before = when if when > now else now
+    article.published_at = when
+    session.execute(update(ChannelPost).where(ChannelPost.article_id == article.id,
+                                              ChannelPost.state == PostState.PLANNED)
+                    .values(next_attempt_at=not_before))
+    session.execute(update(Batch).where(Batch.send_id.in_(sends),
+                                        Batch.state == BatchState.PLANNED)
+                    .values(next_attempt_at=not_before))
+    return True
+
+
+def cancel(session: Session, article_id: int, why: str, now: datetime) -> tuple[int, int]:
+    """Stop what of an article has not gone yet: posts not yet made, sends with their
+    batches that no worker holds (a batch in flight finishes; its readers are in the
+    ledger). Returns (posts, sends) cancelled."""
+    posts = session.execute(
+        update(ChannelPost).where(ChannelPost.article_id == article_id,
+                                  ChannelPost.state.in_((PostState.PLANNED, PostState.RETRYING)))
+        .values(state=PostState.CANCELLED, error=why, lease_until=None)).rowcount
+    send_ids = list(session.scalars(select(Send.id).where(
+        Send.article_id == article_id, Send.state.not_in(SEND_ENDED))))
+    if send_ids:
+        idle = or_(Batch.state.in_((BatchState.PLANNED, BatchState.PAUSED, BatchState.FAILED)),
+                   (Batch.state == BatchState.RUNNING)
+                   & or_(Batch.lease_until.is_(None), Batch.lease_until < now))
+        session.execute(update(Batch).where(Batch.send_id.in_(send_ids), idle)
+                        .values(state=BatchState.CANCELLED, error=why, lease_until=None))
+        session.execute(update(Send).where(Send.id.in_(send_ids))
+                        .values(state=SendState.CANCELLED, error=why, finished_at=now))
+    return posts, len(send_ids)

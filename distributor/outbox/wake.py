@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from distributor.outbox.leases import due, mark_enqueued
 from distributor.states import BatchState, PostState
@@ -55,15 +55,23 @@ class MemoryDispatcher:
         return [row_id for called, row_id in self.calls if called == name]
 
 
+def _released(table, now: datetime):
+    """Not held by an embargo (or a retry time) that lies in the future."""
+    return or_(table.next_attempt_at.is_(None), table.next_attempt_at <= now)
+
+
 def fan_out(db: Database, dispatcher: Dispatcher, article_id: int, now: datetime) -> tuple[int, int]:
-    """Ask for every planned post and batch of an article to run. Cheap and repeatable:
-    a second call only re-sends wake-ups, and leases keep the work single."""
+    """Ask for every planned post and batch of an article to run, except those an
+    embargo still holds. Cheap and repeatable: a second call only re-sends wake-ups,
+    and leases keep the work single."""
     with db.session() as session:
         post_ids = list(session.scalars(select(ChannelPost.id).where(
-            ChannelPost.article_id == article_id, ChannelPost.state == PostState.PLANNED)))
+            ChannelPost.article_id == article_id, ChannelPost.state == PostState.PLANNED,
+            _released(ChannelPost, now))))
         batch_ids = list(session.scalars(
             select(Batch.id).join(Send, Send.id == Batch.send_id)
-            .where(Send.article_id == article_id, Batch.state == BatchState.PLANNED)))
+            .where(Send.article_id == article_id, Batch.state == BatchState.PLANNED,
+                   _released(Batch, now))))
         mark_enqueued(session, ChannelPost, post_ids, now)
         mark_enqueued(session, Batch, batch_ids, now)
     for post_id in post_ids:
@@ -71,6 +79,29 @@ def fan_out(db: Database, dispatcher: Dispatcher, article_id: int, now: datetime
     for batch_id in batch_ids:
         dispatcher.send_batch(batch_id)
     return len(post_ids), len(batch_ids)
+
+
+def release(db: Database, dispatcher: Dispatcher, now: datetime) -> tuple[int, int]:
+    """Wake the posts and batches whose embargo has passed and that were never woken.
+    Each row is taken by one conditional update, so two beats release it once."""
+    taken: dict[type, list[int]] = {ChannelPost: [], Batch: []}
+    planned = {ChannelPost: PostState.PLANNED, Batch: BatchState.PLANNED}
+    with db.session() as session:
+        for table in taken:
+            for row_id in session.scalars(
+                    select(table.id).where(table.state == planned[table],
+                                           table.enqueued_at.is_(None),
+                                           table.next_attempt_at <= now)
+                    .order_by(table.id).limit(1000)):
+                claimed = session.execute(update(table).where(
+                    table.id == row_id, table.enqueued_at.is_(None)).values(enqueued_at=now))
+                if claimed.rowcount == 1:
+                    taken[table].append(row_id)
+    for post_id in taken[ChannelPost]:
+        dispatcher.post(post_id)
+    for batch_id in taken[Batch]:
+        dispatcher.send_batch(batch_id)
+    return len(taken[ChannelPost]), len(taken[Batch])
 
 
 def enqueue_send(db: Database, dispatcher: Dispatcher, send_id: int, now: datetime) -> int:
