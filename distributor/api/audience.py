@@ -31,6 +31,7 @@ class ListIn(BaseModel):
     sections: list[str] = Field(default_factory=list, max_length=50)
     double_opt_in: bool = False
     max_age: str | None = Field(None, max_length=20, description="alerts: e.g. 6h")
+    quiet: str | None = Field(None, max_length=20, description="alerts wait: e.g. 22:00-06:00")
 
 
 class SubscriberIn(BaseModel):
@@ -50,7 +51,7 @@ def post_list(body: ListIn, request: Request) -> dict:
     created = create_list(request.app.state.db, body.name, instant=body.instant,
                           schedule=body.schedule, timezone=body.timezone,
                           sections=body.sections, double_opt_in=body.double_opt_in,
-                          max_age=body.max_age)
+                          max_age=body.max_age, quiet=body.quiet)
     return {"name": created.name, "kind": created.kind}
 
 

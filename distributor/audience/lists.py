@@ -3,9 +3,11 @@ an optional section filter."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -71,9 +73,27 @@ def check_max_age(value: str | float) -> int:
     return int(seconds)
 
 
+def check_quiet(value: str) -> str | None:
+    """'22:00-06:00' (may run past midnight); '' or 'off' clears it."""
+    value = value.strip()
+    if value.lower() in ("", "off", "none"):
+        return None
+    try:
+        if not re.fullmatch(r"\d\d:\d\d-\d\d:\d\d", value.replace(" ", "")):
+            raise ValueError(value)
+        start, end = (time.fromisoformat(part.strip()) for part in value.split("-"))
+    except ValueError:
+        raise InvalidInput(f"quiet: {value!r} is not a window like 22:00-06:00",
+                           {"quiet": "not a window like 22:00-06:00"}) from None
+    if start == end:
+        raise InvalidInput("quiet: the window is empty", {"quiet": "start and end are equal"})
+    return f"{start:%H:%M}-{end:%H:%M}"
+
+
 def create_list(db: Database, name: str, *, instant: bool = True, schedule: str | None = None,
                 timezone: str = "UTC", sections: Iterable[str] = (),
-                double_opt_in: bool = False, max_age: str | float | None = None) -> MailingList:
+                double_opt_in: bool = False, max_age: str | float | None = None,
+                quiet: str | None = None) -> MailingList:
     name = check_list_name(name)
     if instant == bool(schedule):
         raise InvalidInput("a list is either --instant or has a --schedule",
@@ -82,6 +102,8 @@ def create_list(db: Database, name: str, *, instant: bool = True, schedule: str 
     check_timezone(timezone)
     sections = [clean_name(s, "section") for s in sections if s.strip()]
     extra = {"max_age": check_max_age(max_age)} if max_age is not None else {}
+    if quiet is not None:
+        extra["quiet"] = check_quiet(quiet)
     with db.session() as session:
         if session.scalar(select(MailingList.id).where(MailingList.name == name)):
             raise InvalidInput(f"list {name!r} already exists", {"name": "already exists"})
@@ -93,7 +115,8 @@ def create_list(db: Database, name: str, *, instant: bool = True, schedule: str 
 
 
 def update_list(db: Database, name: str, *, schedule: str | None = None,
-                timezone: str | None = None, max_age: str | float | None = None) -> MailingList:
+                timezone: str | None = None, max_age: str | float | None = None,
+                quiet: str | None = None) -> MailingList:
     """Change a list in place (its subscribers and history stay). Everything is checked
     before anything is written."""
     changes: dict = {}
@@ -103,8 +126,10 @@ def update_list(db: Database, name: str, *, schedule: str | None = None,
         changes["timezone"] = check_timezone(timezone)
     if max_age is not None:
         changes["max_age"] = check_max_age(max_age)
+    if quiet is not None:
+        changes["quiet"] = check_quiet(quiet)
     if not changes:
-        raise InvalidInput("nothing to change: give --schedule, --timezone or --max-age",
+        raise InvalidInput("nothing to change: give --schedule, --timezone, --max-age or --quiet",
                            {"list": "nothing to change"})
     with db.session() as session:
         mailing_list = get_list(session, name)
@@ -144,6 +169,7 @@ class ListSummary:
     sections: list[str]
     double_opt_in: bool
     max_age: int
+    quiet: str | None
     active: int
 
 
@@ -153,7 +179,7 @@ def list_lists(db: Database) -> list[ListSummary]:
             select(Subscription.list_id, func.count())
             .where(Subscription.status == SubscriptionStatus.ACTIVE).group_by(Subscription.list_id)).all())
         return [ListSummary(m.name, m.kind, m.schedule, m.timezone, list(m.sections),
-                            m.double_opt_in, m.max_age, counts.get(m.id, 0))
+                            m.double_opt_in, m.max_age, m.quiet, counts.get(m.id, 0))
                 for m in session.scalars(select(MailingList).order_by(MailingList.name))]
 
 

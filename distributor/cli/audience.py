@@ -31,16 +31,21 @@ def lists() -> None:
 @click.option("--max-age", metavar="DURATION",
               help="Alerts: an article older than this when its email's turn comes is not "
                    "sent (marked expired). Default 6h.")
+@click.option("--quiet", metavar="HH:MM-HH:MM",
+              help="Alerts in this window (the list's time zone) wait for its end; "
+                   'articles with "priority": "breaking" do not.')
 @pass_ctx
 def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, tz: str,
-                 sections: tuple[str, ...], double_opt_in: bool, max_age: str | None) -> None:
+                 sections: tuple[str, ...], double_opt_in: bool, max_age: str | None,
+                 quiet: str | None) -> None:
     """Create the list NAME."""
     from distributor.audience.lists import create_list
 
     if not instant and not schedule:
         raise click.UsageError("give --instant or --schedule CRON")
     created = create_list(obj.db, name, instant=instant, schedule=schedule, timezone=tz,
-                          sections=sections, double_opt_in=double_opt_in, max_age=max_age)
+                          sections=sections, double_opt_in=double_opt_in, max_age=max_age,
+                          quiet=quiet)
     click.echo(f"created {created.kind} list {created.name}" + _next_run(created))
 
 
@@ -49,14 +54,16 @@ def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, t
 @click.option("--schedule", metavar="CRON", help='A new cron line, e.g. "30 6 * * 1-5".')
 @click.option("--timezone", "tz", help="A new IANA time zone for the schedule.")
 @click.option("--max-age", metavar="DURATION", help="Alerts older than this are not sent.")
+@click.option("--quiet", metavar="HH:MM-HH:MM", help='Quiet hours for alerts ("off" clears).')
 @pass_ctx
 def lists_update(obj: Context, name: str, schedule: str | None, tz: str | None,
-                 max_age: str | None) -> None:
+                 max_age: str | None, quiet: str | None) -> None:
     """Change the list NAME in place: its subscribers and history stay. Prints the
     next scheduled digest after the change."""
     from distributor.audience.lists import update_list
 
-    updated = update_list(obj.db, name, schedule=schedule, timezone=tz, max_age=max_age)
+    updated = update_list(obj.db, name, schedule=schedule, timezone=tz, max_age=max_age,
+                          quiet=quiet)
     click.echo(f"updated list {updated.name}" + _next_run(updated))
 
 

@@ -26,6 +26,7 @@ from distributor.email.message import CompiledEmail
 from distributor.email.transport import Transport
 from distributor.errors import PermanentError, RecipientRefused, TransientError
 from distributor.outbox import leases
+from distributor.outbox.plan import alert_due
 from distributor.outbox.retry import backoff
 from distributor.states import (
     DELIVERY_FINISHED,
@@ -135,12 +136,14 @@ def _stale(session: Session, send: Send, now: datetime) -> str | None:
     """Why an alert is no longer news, or None. Digests keep their own rule."""
     if send.kind != "alert":
         return None
-    max_age = session.get(MailingList, send.list_id).max_age
-    age = (now - session.get(Article, send.article_id).published_at).total_seconds()
-    if age <= max_age:
+    mailing_list = session.get(MailingList, send.list_id)
+    published_at = session.get(Article, send.article_id).published_at
+    # Counted from when the alert was meant to go: quiet hours do not age it.
+    age = (now - alert_due(mailing_list, published_at)).total_seconds()
+    if age <= mailing_list.max_age:
         return None
-    return (f"expired: published {age / 3600:.1f} h before its turn came, over the list's "
-            f"max_age of {format_duration(max_age)}")
+    return (f"expired: {age / 3600:.1f} h late when its turn came, over the list's "
+            f"max_age of {format_duration(mailing_list.max_age)}")
 
 
 def expire_send(session: Session, send_id: int, why: str) -> None:

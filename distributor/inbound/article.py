@@ -7,7 +7,7 @@ import json
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import nh3
@@ -72,6 +72,7 @@ class ArticleIn(BaseModel):
     author: str | None = Field(None, max_length=200)
     image_url: str | None = Field(None, max_length=2000)
     published_at: datetime | None = None
+    priority: Literal["normal", "breaking"] = "normal"  # breaking: through quiet hours
 
     _urls = field_validator("url", "image_url")(_http_url)
     _plain = field_validator("title", "author", "section", "guid")(_no_controls)
@@ -154,7 +155,7 @@ def ingest(db: Database, settings: Settings, data: Any, source: str = "api",
             )
             session.add(row)
             session.flush()
-            plan_article(session, row, settings, now)
+            plan_article(session, row, settings, now, breaking=article.priority == "breaking")
     except IntegrityError:
         # Another process stored the same guid between our check and our insert.
         with db.session() as session:

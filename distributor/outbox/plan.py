@@ -3,7 +3,8 @@ written in the same transaction as the article or digest trigger."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, text, update
 from sqlalchemy.orm import Session
@@ -63,12 +64,37 @@ def plan_send(session: Session, mailing_list: MailingList, kind: str, batch_size
     return send
 
 
+def quiet_until(mailing_list: MailingList, at: datetime) -> datetime | None:
+    """When the list's quiet hours that `at` falls in end (UTC); None outside them."""
+    if not mailing_list.quiet:
+        return None
+    start, end = (time.fromisoformat(part) for part in mailing_list.quiet.split("-"))
+    local = at.astimezone(ZoneInfo(mailing_list.timezone))
+    now = local.time().replace(tzinfo=None)
+    inside = start <= now < end if start < end else (now >= start or now < end)
+    if not inside:
+        return None
+    day = local.date() + timedelta(days=1 if end <= now else 0)
+    return datetime.combine(day, end, tzinfo=local.tzinfo).astimezone(UTC)
+
+
+def alert_due(mailing_list: MailingList, published_at: datetime, breaking: bool = False
+              ) -> datetime:
+    """When an alert of an article published then is meant to go: at once, or at the
+    end of the list's quiet hours (breaking news does not wait)."""
+    if breaking:
+        return published_at
+    return quiet_until(mailing_list, published_at) or published_at
+
+
 def plan_article(session: Session, article: Article, settings: Settings,
-                 now: datetime) -> None:
+                 now: datetime, breaking: bool = False) -> None:
     """One post per matching channel, one alert send per matching instant list. An
-    article published in the future (an embargo) is planned now and held until then:
-    its rows carry the time in next_attempt_at, which wake.release honours."""
-    not_before = article.published_at if article.published_at > now else None
+    article published in the future (an embargo) is planned now and held until then;
+    an alert to a list in its quiet hours is held until they end. Held rows carry the
+    time in next_attempt_at, which wake.release honours."""
+    at = max(article.published_at, now)
+    not_before = at if article.published_at > now else None
     for channel in settings.channels:
         if sections_match(channel.sections, article.section):
             session.add(ChannelPost(article_id=article.id, channel=channel.name,
@@ -76,8 +102,9 @@ def plan_article(session: Session, article: Article, settings: Settings,
     instant = session.scalars(select(MailingList).where(MailingList.kind == "instant"))
     for mailing_list in instant:
         if sections_match(mailing_list.sections, article.section):
+            due = alert_due(mailing_list, at, breaking)
             plan_send(session, mailing_list, "alert", settings.batch_size, article_id=article.id,
-                      not_before=not_before)
+                      not_before=due if due > now else None)
 
 
 def reschedule(session: Session, article: Article, when: datetime, now: datetime) -> bool:

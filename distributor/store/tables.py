@@ -87,6 +87,8 @@ class MailingList(Base):
     double_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     # Alerts: an article older than this (seconds) when its send's turn comes is not sent.
     max_age: Mapped[int] = mapped_column(Integer, default=6 * 3600)
+    # Alerts planned inside "HH:MM-HH:MM" (the list's zone) wait for its end.
+    quiet: Mapped[str | None] = mapped_column(String(11))
     last_digest_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

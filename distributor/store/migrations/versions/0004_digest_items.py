@@ -1,5 +1,5 @@
 """digest_items: what each digest carried (digests window by arrival, not by date);
-lists.max_age for stale alerts; articles indexed by arrival
+lists.max_age for stale alerts and lists.quiet for quiet hours; articles indexed by arrival
 
 Revision ID: 0004
 Revises: 0003
@@ -32,6 +32,7 @@ def upgrade() -> None:
     with op.batch_alter_table("lists", schema=None) as batch_op:
         batch_op.add_column(sa.Column("max_age", sa.Integer(), nullable=False,
                                       server_default=str(6 * 3600)))
+        batch_op.add_column(sa.Column("quiet", sa.String(length=11), nullable=True))
     with op.batch_alter_table("articles", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_articles_created_at"), ["created_at"])
 
@@ -54,6 +55,7 @@ def downgrade() -> None:
     with op.batch_alter_table("articles", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_articles_created_at"))
     with op.batch_alter_table("lists", schema=None) as batch_op:
+        batch_op.drop_column("quiet")
         batch_op.drop_column("max_age")
     with op.batch_alter_table("digest_items", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_digest_items_send_id"))
