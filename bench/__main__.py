@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import importing, latency, render, throughput
+from bench import cli, importing, latency, render, throughput
 from bench.common import SMTPSink, Workspace, machine
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
@@ -23,9 +23,10 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="threads per worker")
     parser.add_argument("--processes", type=int, default=2, help="worker processes")
     parser.add_argument("--database-url", help="e.g. postgresql+psycopg://…/bench (default SQLite)")
-    parser.add_argument("--only", nargs="*", choices=["render", "throughput", "latency", "import"])
+    parser.add_argument("--only", nargs="*",
+                        choices=["render", "throughput", "latency", "import", "cli"])
     args = parser.parse_args()
-    only = set(args.only or ["render", "throughput", "latency", "import"])
+    only = set(args.only or ["render", "throughput", "latency", "import", "cli"])
     lines = ["# Benchmark results\n", f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
              f"Database: {'SQLite' if not args.database_url else args.database_url.split(':')[0]}; "
              f"broker: the local Redis; `make bench` reproduces this.\n"]
@@ -91,6 +92,14 @@ def main() -> int:
             say(f"| {name} ({r[name]['output']}) | {r[name]['seconds']:.1f} | "
                 f"{r[name]['peak_rss_mb']:.0f} MB |")
         say("")
+
+    if "cli" in only:
+        r = cli.run()
+        say("## Command line start\n")
+        say(f"Median of {cli.RUNS} runs, wall time, on a ready SQLite file.\n")
+        say("| command | seconds | target |\n| --- | --- | --- |")
+        say(f"| `distributor --version` | {r['version']:.2f} | ≤ 0.3 |")
+        say(f"| `distributor lists list` | {r['lists_list']:.2f} | ≤ 0.6 |\n")
 
     if args.only is None:
         RESULTS.write_text("\n".join(lines) + "\n")

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""`make run`: the API (port 8000), one worker and beat, in the foreground.
+"""`make run`: the API (port 8000), the workers (one per core plus a fast lane) and beat,
+in the foreground.
 Ctrl-C (or SIGTERM) stops all three; if one dies, the others are stopped too."""
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     print(f"distributor running: API on http://{PROCESSES['api'][3]}:{PROCESSES['api'][5]}, "
-          "one worker, beat. Ctrl-C stops all.", file=sys.stderr)
+          "workers, beat. Ctrl-C stops all.", file=sys.stderr)
     status = 0
     while not stopping:
         for name, child in children.items():

@@ -11,8 +11,9 @@ from distributor.cli.channels import channels
 from distributor.cli.email import digest, preview
 from distributor.cli.feeds import feeds
 from distributor.cli.monitor import failures, status
-from distributor.cli.ops import api, beat, db, deliveries, worker
+from distributor.cli.ops import api, beat, db, deliveries
 from distributor.cli.publish import articles, publish
+from distributor.cli.workers import worker
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

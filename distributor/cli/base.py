@@ -1,4 +1,7 @@
-"""What every command shares: the lazily built context, error mapping, input and output."""
+"""What every command shares: the lazily built context, error mapping, input and output.
+
+Commands import what they need when they run, and this module imports nothing heavy,
+so `distributor --help` and `--version` answer at once."""
 
 from __future__ import annotations
 
@@ -6,16 +9,15 @@ import json
 import sys
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from distributor.bootstrap import load_settings
-from distributor.config import Settings
 from distributor.errors import ConfigError, DistributorError, InvalidInput, Unavailable
-from distributor.outbox.wake import QUEUES as ALL_QUEUES
 
-QUEUES = ",".join(ALL_QUEUES)
+if TYPE_CHECKING:
+    from distributor.config import Settings
 
 
 class Context:
@@ -23,6 +25,7 @@ class Context:
 
     @cached_property
     def settings(self) -> Settings:
+        from distributor.bootstrap import load_settings
         from distributor.logs import setup_logging
 
         settings = load_settings()
@@ -35,7 +38,7 @@ class Context:
 
         db = Database(self.settings.database_url.get_secret_value())
         if db.is_sqlite:
-            db.upgrade()  # a local SQLite file is made ready on first use
+            db.ensure_schema()  # a local SQLite file is made ready on first use
         return db
 
     @cached_property

@@ -1,4 +1,4 @@
-"""Operating the service: db, deliveries, and the worker, beat and api processes."""
+"""Operating the service: db, deliveries, and the beat and api processes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import click
 from sqlalchemy.exc import OperationalError
 
-from distributor.cli.base import QUEUES, Context, db_hint, emit, pass_ctx
+from distributor.cli.base import Context, db_hint, emit, pass_ctx
 from distributor.errors import Unavailable
 
 
@@ -67,21 +67,6 @@ def deliveries(obj: Context, guid: str, as_json: bool) -> None:
 
 def _exec_celery(args: list[str]) -> None:
     os.execv(sys.executable, [sys.executable, "-m", "celery", "-A", "tasks", *args])
-
-
-@click.command(context_settings={"ignore_unknown_options": True})
-@click.option("--queues", "-Q", default=QUEUES, show_default=True, help="Queues to consume.")
-@click.option("--concurrency", "-c", type=int, help="Worker threads (default from settings).")
-@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
-@pass_ctx
-def worker(obj: Context, queues: str, concurrency: int | None, celery_args) -> None:
-    """Run a Celery worker in the foreground (all queues unless told otherwise).
-
-    A thin wrapper over `celery -A tasks worker` with a thread pool suited to
-    SMTP and HTTP I/O; extra arguments go to celery. Stops cleanly on SIGTERM."""
-    concurrency = concurrency or obj.settings.worker_concurrency
-    _exec_celery(["worker", "-Q", queues, "--pool", "threads", "-c", str(concurrency),
-                  "-E", "--loglevel", obj.settings.log_level, *celery_args])
 
 
 @click.command(context_settings={"ignore_unknown_options": True})

@@ -9,10 +9,14 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from distributor.errors import ConfigError, Unavailable
+
+# The newest migration: the versions folder's files are named NNNN_what.py, NNNN the revision.
+HEAD = max(path.name[:4] for path in
+           (Path(__file__).parent / "migrations" / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
 
 
 def make_engine(url: str) -> Engine:
@@ -70,9 +74,21 @@ class Database:
             raise Unavailable(f"database does not answer: {exc.orig.__class__.__name__}") from None
 
     def upgrade(self) -> None:
-        from distributor.store.migrate import upgrade
+        from distributor.store.migrate import upgrade  # Alembic loads only when it must
 
         upgrade(self.engine)
+
+    def ensure_schema(self) -> None:
+        """Upgrade unless the schema is already at the newest migration: a cheap check,
+        so that commands on a local SQLite file do not load Alembic every time."""
+        try:
+            with self.engine.connect() as connection:
+                current = connection.execute(text("SELECT version_num FROM alembic_version"))
+                if current.scalar() == HEAD:
+                    return
+        except SQLAlchemyError:
+            pass  # no schema yet
+        self.upgrade()
 
     def dispose(self) -> None:
         self.engine.dispose()

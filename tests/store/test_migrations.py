@@ -16,3 +16,12 @@ def test_migrations_match_the_models_and_can_be_repeated(backend, postgres, tmp_
     with db.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     db.dispose()
+
+
+def test_the_quick_schema_check_knows_the_newest_migration():
+    from alembic.script import ScriptDirectory
+
+    from distributor.store.db import HEAD
+    from distributor.store.migrate import alembic_config
+
+    assert HEAD == ScriptDirectory.from_config(alembic_config()).get_current_head()
