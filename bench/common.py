@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import socket
 import subprocess
@@ -99,20 +100,25 @@ def seed_list(db: Database, name: str, count: int, kind: str = "digest",
 
 
 class SMTPSink:
-    """A local SMTP server that accepts everything: Postfix's smtp-sink when installed,
-    else an aiosmtpd sink in its own process (so it does not share our GIL)."""
+    """A local SMTP server that accepts everything and counts what it took: Postfix's
+    smtp-sink when installed (its -c counter), else an aiosmtpd sink in its own process
+    (so it does not share our GIL). Counting at the sink, not in our database, is what
+    says the messages arrived."""
 
     def __init__(self):
         self.port = free_port()
+        self.out = Path(tempfile.mkstemp(prefix="distributor-sink-")[1])
         binary = shutil.which("smtp-sink") or (
             "/usr/sbin/smtp-sink" if Path("/usr/sbin/smtp-sink").exists() else None)
         if binary:
             self.kind = "Postfix smtp-sink"
             args = [binary, "-c", "-u", "nobody", f"127.0.0.1:{self.port}", "256"]
+            stdout = self.out.open("wb")
         else:
             self.kind = "aiosmtpd sink (Postfix smtp-sink not installed)"
-            args = [sys.executable, "-m", "bench.sink", str(self.port)]
-        self.process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL,
+            args = [sys.executable, "-m", "bench.sink", str(self.port), str(self.out)]
+            stdout = subprocess.DEVNULL
+        self.process = subprocess.Popen(args, cwd=ROOT, stdout=stdout,
                                         stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -127,9 +133,25 @@ class SMTPSink:
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}"
 
+    def count(self) -> int:
+        """Messages taken so far (smtp-sink updates its counter when a session quits)."""
+        text = self.out.read_text(errors="replace")
+        if self.kind.startswith("Postfix"):
+            found = re.findall(r"mesg=(\d+)", text)
+            return int(found[-1]) if found else 0
+        return int(text or 0)
+
+    def wait_for(self, total: int, timeout: float) -> float:
+        """Seconds until the sink has taken `total` messages in all (or the timeout)."""
+        started = time.monotonic()
+        while self.count() < total and time.monotonic() - started < timeout:
+            time.sleep(0.05)
+        return time.monotonic()
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(10)
+        self.out.unlink(missing_ok=True)
 
 
 def start_worker(env: dict[str, str], cwd: Path, concurrency: int, queues: str = "email",
@@ -145,12 +167,13 @@ def start_worker(env: dict[str, str], cwd: Path, concurrency: int, queues: str =
     return process
 
 
-def wait_ready(app, timeout: float = 30) -> None:
+def wait_ready(app, timeout: float = 60, expected: int = 1) -> None:
+    """Until `expected` workers answer a ping."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if app.control.ping(timeout=0.5):
+        if len(app.control.ping(timeout=0.5) or []) >= expected:
             return
-    raise RuntimeError("no worker answered")
+    raise RuntimeError(f"fewer than {expected} workers answered")
 
 
 class PeakRSS:

@@ -1,114 +1,134 @@
-"""Digest throughput through real Redis and real Celery worker processes to an SMTP
-sink, against the ceiling: the same number of pre-built messages of the same size over
-as many parallel smtplib connections as the workers have threads. Also the workers'
-peak memory."""
+"""Digest throughput on the defaults, counted at the sink, against two ceilings measured
+in the same run:
+
+- the system: `distributor worker` exactly as a user starts it (a fast lane plus one
+  bulk process per core, DISTRIBUTOR_WORKER_CONCURRENCY threads each), one digest to
+  every reader, timed from the trigger (planning included) until the SMTP sink has
+  taken every message;
+- the same-layout ceiling: as many processes and threads as the bulk workers, sending
+  the very same message bytes over plain persistent smtplib connections;
+- the wire ceiling: Postfix's smtp-source (C) with as many sessions, same size.
+
+Also the bulk workers' peak memory."""
 
 from __future__ import annotations
 
-import smtplib
-import threading
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
-from bench.common import PeakRSS, Workspace, seed_list, start_worker, wait_ready
+from sqlalchemy import select, update
+
+from bench.common import ROOT, PeakRSS, SMTPSink, Workspace, seed_list, wait_ready
 from bench.render import sample_articles
-from distributor.email.digests import trigger_digest
+from distributor.email.compose import compile_digest
+from distributor.email.digests import send_now
 from distributor.email.message import Recipient
-from distributor.outbox import wake
-from distributor.store import Article, Database, Send
+from distributor.store import Article, Database, MailingList
 from tasks.app import make_app
 from tasks.dispatch import CeleryDispatcher
 
 
 def _publish(db: Database) -> None:
     with db.session() as session:
+        session.execute(update(MailingList).values(created_at=datetime(2000, 1, 1, tzinfo=UTC)))
         for article in sample_articles():
             article.id = None
             session.add(article)
 
 
-def digest_send(sink_url: str, subscribers: int, concurrency: int, processes: int,
-                database_url: str | None = None, timeout: float = 480) -> dict:
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def digest_send(sink: SMTPSink, subscribers: int, processes: int, threads: int,
+                database_url: str | None = None, timeout: float = 900) -> dict:
     space = Workspace()
     try:
-        settings = space.configure(sink_url, database_url)
+        settings = space.configure(sink.url, database_url, worker_concurrency=str(threads))
         db = Database(settings.database_url.get_secret_value())
         db.upgrade()
         seed_list(db, "daily", subscribers)
-        with db.session() as session:
-            from sqlalchemy import update
-
-            from distributor.store import MailingList
-
-            session.execute(update(MailingList).values(created_at=datetime(2000, 1, 1, tzinfo=UTC)))
         _publish(db)
         app = make_app(settings)
-        workers = [start_worker(space.env, space.path, concurrency, name=f"bench{n}")
-                   for n in range(processes)]
+        supervisor = subprocess.Popen(
+            [str(Path(sys.executable).parent / "distributor"), "worker", "--processes",
+             str(processes)], env={**os.environ, **space.env, "PYTHONPATH": str(ROOT)},
+            cwd=space.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            wait_ready(app)
-            monitors = [PeakRSS(w.pid).__enter__() for w in workers]
-            result = trigger_digest(db, settings, "daily")
+            wait_ready(app, expected=processes + 1)
+            monitors = [PeakRSS(pid).__enter__() for pid in _children(supervisor.pid)]
+            before = sink.count()
             started = time.monotonic()
-            wake.enqueue_send(db, CeleryDispatcher(app), result.send_id, datetime.now(UTC))
-            while time.monotonic() - started < timeout:
-                with db.session() as session:
-                    state = session.get(Send, result.send_id).state
-                if state not in ("planned", "running"):
-                    break
-                time.sleep(0.25)
-            elapsed = time.monotonic() - started
+            result = send_now(db, settings, CeleryDispatcher(app), "daily")
+            planned = time.monotonic() - started
+            finished = sink.wait_for(before + subscribers, timeout)
             for monitor in monitors:
                 monitor.__exit__(None, None, None)
-            from distributor.monitor.deliveries import send_counts
-
-            with db.session() as session:
-                counts = send_counts(session, [result.send_id])[result.send_id]
+            delivered = sink.count() - before
         finally:
-            for worker in workers:
-                worker.terminate()
-            for worker in workers:
-                worker.wait(30)
-        message_size = _message_size(settings, db)
-        return {"recipients": subscribers, "sent": counts.get("sent", 0), "state": state,
-                "seconds": elapsed, "per_second": counts.get("sent", 0) / elapsed,
-                "peak_rss_mb": max(m.mb for m in monitors), "message_bytes": message_size}
+            supervisor.send_signal(signal.SIGTERM)
+            supervisor.wait(90)
+        elapsed = finished - started
+        return {"recipients": subscribers, "delivered": delivered, "seconds": elapsed,
+                "planning_seconds": planned, "per_second": delivered / elapsed,
+                "send_id": result.send_id, "peak_rss_mb": max(m.mb for m in monitors[1:]),
+                "message": _message(settings, db)}
     finally:
         space.cleanup()
 
 
-def _message_size(settings, db) -> int:
-    from sqlalchemy import select
-
-    from distributor.email.compose import compile_digest
-    from distributor.store import MailingList
-
+def _message(settings, db) -> bytes:
+    """One reader's digest exactly as the workers send it."""
     with db.session() as session:
         mailing_list = session.scalar(select(MailingList))
-        articles = session.scalars(select(Article)).all()
+        articles = session.scalars(select(Article).order_by(Article.published_at.desc())).all()
         compiled = compile_digest(settings, mailing_list, list(articles), datetime.now(UTC), "x")
-    return len(compiled.fill(Recipient(1, "daily.reader1@example.com", "Reader 1",
-                                       "https://news.example.org/unsubscribe/" + "t" * 90)))
+    return compiled.fill(Recipient(1, "daily.reader1@example.com", "Reader 1",
+                                   "https://news.example.org/unsubscribe/" + "t" * 90))
 
 
-def ceiling(sink_port: int, messages: int, size: int, connections: int) -> dict:
-    """Pre-built messages of the same size over `connections` parallel smtplib sessions."""
-    body = b"Subject: ceiling\r\nFrom: news@news.example.org\r\n\r\n" + b"x" * max(0, size - 60)
-    lines = b"\r\n".join(body[i:i + 76] for i in range(0, len(body), 76)) + b"\r\n"
-    per_connection = [messages // connections + (1 if n < messages % connections else 0)
-                      for n in range(connections)]
-
-    def send(count: int) -> None:
-        smtp = smtplib.SMTP("127.0.0.1", sink_port, timeout=30)
-        for n in range(count):
-            smtp.sendmail("news@news.example.org", [f"r{n}@example.com"], lines)
-        smtp.quit()
-
-    threads = [threading.Thread(target=send, args=(c,)) for c in per_connection]
+def ceiling(sink: SMTPSink, messages: int, message: bytes, processes: int, threads: int) -> dict:
+    """The same layout (processes × threads of persistent smtplib connections) sending the
+    same message bytes, counted at the sink."""
+    with tempfile.NamedTemporaryFile(suffix=".eml", delete=False) as handle:
+        handle.write(message)
+    shares = [messages // processes + (1 if n < messages % processes else 0)
+              for n in range(processes)]
+    before = sink.count()
     started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - started
-    return {"messages": messages, "seconds": elapsed, "per_second": messages / elapsed}
+    blasts = [subprocess.Popen([sys.executable, "-m", "bench.blast", str(sink.port), str(threads),
+                                str(share), handle.name], cwd=ROOT) for share in shares]
+    for blast in blasts:
+        blast.wait()
+    finished = sink.wait_for(before + messages, 60)
+    os.unlink(handle.name)
+    delivered = sink.count() - before
+    return {"messages": delivered, "seconds": finished - started,
+            "per_second": delivered / (finished - started)}
+
+
+def wire(sink: SMTPSink, messages: int, size: int, sessions: int) -> dict | None:
+    """Postfix's smtp-source: the wire's limit on this machine (None without Postfix)."""
+    binary = shutil.which("smtp-source") or (
+        "/usr/sbin/smtp-source" if Path("/usr/sbin/smtp-source").exists() else None)
+    if binary is None:
+        return None
+    before = sink.count()
+    started = time.monotonic()
+    subprocess.run([binary, "-d", "-s", str(sessions), "-m", str(messages), "-l", str(size),
+                    "-f", "news@news.example.org", "-t", "reader@example.com",
+                    f"127.0.0.1:{sink.port}"], check=True, capture_output=True)
+    finished = sink.wait_for(before + messages, 60)
+    delivered = sink.count() - before
+    return {"messages": delivered, "seconds": finished - started,
+            "per_second": delivered / (finished - started)}

@@ -72,6 +72,14 @@ def group_by_section(mailing_list: MailingList, articles: list[dict]) -> list[di
 def compile_digest(settings: Settings, mailing_list: MailingList, articles: list[Article],
                    until: datetime, message_key: str) -> CompiledEmail:
     """The digest of `articles` (newest first), grouped by section in the list's zone."""
+    subject, context = digest_content(settings, mailing_list, articles, until)
+    return compile_email(settings, "digest", context, subject=subject,
+                         list_name=mailing_list.name, message_key=message_key)
+
+
+def digest_content(settings: Settings, mailing_list: MailingList, articles: list[Article],
+                   until: datetime) -> tuple[str, dict[str, Any]]:
+    """The digest's subject and template context."""
     zone = ZoneInfo(mailing_list.timezone)
     payloads: list[dict[str, Any]] = []
     for article in articles:
@@ -85,8 +93,7 @@ def compile_digest(settings: Settings, mailing_list: MailingList, articles: list
     context = {"sections": group_by_section(mailing_list, payloads),
                "date": until.astimezone(zone).strftime(DIGEST_DATE),
                "count": len(payloads), "timezone": mailing_list.timezone}
-    return compile_email(settings, "digest", context, subject=subject,
-                         list_name=mailing_list.name, message_key=message_key)
+    return subject, context
 
 
 def compile_send(session: Session, settings: Settings, send: Send,
