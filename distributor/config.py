@@ -159,6 +159,8 @@ class Settings(BaseSettings):
     sweep_every: float = Field(60.0, ge=1)
     sweep_grace: float = Field(120.0, ge=1)
     release_every: float = Field(30.0, ge=1)  # beat: embargoes are released this often
+    # Per-recipient ledger rows of sends that ended longer ago are rolled up (db prune).
+    ledger_retention: Duration = 30 * 86400.0
     digest_tick_every: float = Field(60.0, ge=0.5)
     # The first digest of a new list carries what arrived this long before it was made.
     first_digest_window: Duration = 86400.0

@@ -57,6 +57,7 @@ def make_app(settings: Settings) -> Celery:
         beat_schedule={
             "sweep": {"task": "maintenance.sweep", "schedule": settings.sweep_every},
             "release": {"task": "publish.release", "schedule": settings.release_every},
+            "prune": {"task": "maintenance.prune", "schedule": 86400.0},
             "digests": {"task": "digests.tick", "schedule": settings.digest_tick_every},
             "feeds": {"task": "feeds.tick", "schedule": 30.0, "options": {"queue": "maintenance"}},
         },

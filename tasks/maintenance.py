@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 
 from redis import RedisError
 
+from distributor.email import ledger
 from distributor.monitor.queues import record_beat
 from distributor.outbox import wake
 from tasks import runtime
@@ -23,3 +24,12 @@ def sweep() -> dict:
     if batches or posts:
         log.info("sweeper re-enqueued batches=%s posts=%s", batches, posts)
     return {"batches": batches, "posts": posts}
+
+
+@app.task(name="maintenance.prune")
+def prune() -> dict:
+    """Beat, daily: roll up the ledger rows of sends past the retention window."""
+    result = ledger.prune(runtime.db(), runtime.settings().ledger_retention, datetime.now(UTC))
+    if result.sends:
+        log.info("pruned ledger rows=%s of sends=%s", result.rows, result.sends)
+    return {"sends": result.sends, "rows": result.rows}

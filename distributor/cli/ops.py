@@ -9,7 +9,7 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from distributor.cli.base import Context, db_hint, emit, pass_ctx
-from distributor.errors import Unavailable
+from distributor.errors import InvalidInput, Unavailable
 
 
 @click.group()
@@ -29,6 +29,30 @@ def db_upgrade(obj: Context) -> None:
     except OperationalError as exc:
         raise Unavailable(f"database does not answer: {db_hint(exc)}") from None
     click.echo("database is up to date")
+
+
+@db.command("prune")
+@click.option("--older-than", metavar="DURATION",
+              help="Sends that ended longer ago than this (default: DISTRIBUTOR_LEDGER_RETENTION, "
+                   "30d).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@pass_ctx
+def db_prune(obj: Context, older_than: str | None, as_json: bool) -> None:
+    """Roll the per-recipient ledger rows of long-finished sends up into per-send figures
+    and delete them (failures and bounces keep their rows). Reports keep their numbers;
+    a pruned send can no longer be retried. Beat does this once a day."""
+    from datetime import UTC, datetime
+
+    from distributor.config import parse_duration
+    from distributor.email.ledger import prune
+
+    try:
+        retention = parse_duration(older_than) if older_than else obj.settings.ledger_retention
+    except ValueError as exc:
+        raise InvalidInput(f"--older-than: {exc}", {"older_than": str(exc)}) from None
+    result = prune(obj.db, retention, datetime.now(UTC))
+    emit({"sends": result.sends, "rows": result.rows}, as_json, lambda r: click.echo(
+        f"pruned {r['rows']:,} ledger rows of {r['sends']:,} sends"))
 
 
 @click.command()

@@ -9,17 +9,20 @@ from sqlalchemy import func, select
 
 from distributor.errors import NotFound
 from distributor.states import DELIVERY_FAILED, OPEN, SEND_OPEN, DeliveryState
-from distributor.store import Article, ChannelPost, Database, Delivery, MailingList, Send
+from distributor.store import Article, ChannelPost, Database, Delivery, MailingList, Send, SendTotal
 
 
 def send_counts(session, send_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Deliveries per send and state: the ledger's rows plus what pruning rolled up."""
     counts: dict[int, dict[str, int]] = {i: {} for i in send_ids}
     if send_ids:
         rows = session.execute(
             select(Delivery.send_id, Delivery.state, func.count())
             .where(Delivery.send_id.in_(send_ids)).group_by(Delivery.send_id, Delivery.state))
-        for send_id, state, count in rows:
-            counts[send_id][state] = count
+        totals = session.execute(select(SendTotal.send_id, SendTotal.state, SendTotal.count)
+                                 .where(SendTotal.send_id.in_(send_ids)))
+        for send_id, state, count in [*rows, *totals]:
+            counts[send_id][state] = counts[send_id].get(state, 0) + count
     return counts
 
 

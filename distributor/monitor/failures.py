@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from distributor.email.ledger import is_pruned
 from distributor.errors import InvalidInput, NotFound, Unavailable
 from distributor.states import (
     DELIVERY_FAILED,
@@ -183,6 +184,7 @@ def _reopen_batch(db: Database, batch_id: int, failure_id: str, now: datetime) -
             raise NotFound(f"no batch {failure_id}", {"id": "unknown"})
         if not may_move(BatchState(batch.state), BatchState.PLANNED):
             raise InvalidInput(f"{failure_id} is {batch.state}, not failed", {"id": "not failed"})
+        _refuse_pruned(session, batch.send_id, failure_id)
         _reopen_batches(session, [batch_id])
         session.execute(update(Send).where(Send.id == batch.send_id)
                         .values(state=SendState.RUNNING, error=None, finished_at=None))
@@ -197,11 +199,18 @@ def _reopen_send(db: Database, send_id: int, failure_id: str) -> str:
             raise NotFound(f"no send {failure_id}", {"id": "unknown"})
         if not may_move(SendState(send.state), SendState.RUNNING):
             raise InvalidInput(f"{failure_id} is {send.state}, not failed", {"id": "not failed"})
+        _refuse_pruned(session, send_id, failure_id)
         ids = list(session.scalars(select(Batch.id).where(
             Batch.send_id == send_id, Batch.state.in_(SEND_STOPPED))))
         _reopen_batches(session, ids)
         send.state, send.error, send.finished_at = SendState.RUNNING, None, None
         return f"{send.kind} send {send_id} ({len(ids)} batches)"
+
+
+def _refuse_pruned(session, send_id: int, failure_id: str) -> None:
+    if is_pruned(session, send_id):
+        raise InvalidInput(f"{failure_id}: its ledger is past retention and was pruned, so a "
+                           "retry could send to readers twice", {"id": "pruned"})
 
 
 def _reopen_batches(session, ids: list[int]) -> None:

@@ -13,6 +13,7 @@ from distributor.store.tables import (
     FeedState,
     MailingList,
     Send,
+    SendTotal,
     Subscriber,
     Subscription,
     Suppression,
@@ -20,5 +21,6 @@ from distributor.store.tables import (
 
 __all__ = [
     "Article", "Base", "Batch", "ChannelPost", "ChannelState", "Database", "Delivery",
-    "DigestItem", "FeedItem", "FeedState", "MailingList", "Send", "Subscriber", "Subscription", "Suppression",
+    "DigestItem", "FeedItem", "FeedState", "MailingList", "Send", "SendTotal", "Subscriber",
+    "Subscription", "Suppression",
 ]

@@ -196,6 +196,17 @@ class Delivery(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SendTotal(Base):
+    """Ledger rows rolled up after the retention window: how many deliveries of a send
+    ended in a state. Failures and bounces keep their rows; these are the rest."""
+
+    __tablename__ = "send_totals"
+    send_id: Mapped[int] = mapped_column(ForeignKey("sends.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    state: Mapped[str] = mapped_column(String(10), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class ChannelPost(Base):
     """One article on one channel. state: states.PostState"""
 
