@@ -39,6 +39,7 @@ class SubscriberIn(BaseModel):
     list_name: str = Field(max_length=100, alias="list")
     name: str = Field("", max_length=200)
     sections: list[str] = Field(default_factory=list, max_length=50)
+    resubscribe: bool = Field(False, description="add someone who unsubscribed again")
 
 
 @router.get("/lists", summary="All lists")
@@ -63,10 +64,10 @@ def remove_list(name: str, request: Request) -> dict:
 
 @router.post("/subscribers", status_code=201, summary="Subscribe an address to a list")
 def post_subscriber(body: SubscriberIn, request: Request) -> dict:
-    subscription = add_subscriber(request.app.state.db, body.email, body.list_name, body.name,
-                                  body.sections)
+    added = add_subscriber(request.app.state.db, body.email, body.list_name, body.name,
+                           body.sections, resubscribe=body.resubscribe)
     return {"email": body.email.strip().lower(), "list": body.list_name,
-            "status": subscription.status}
+            "status": added.subscription.status, "outcome": added.outcome}
 
 
 @router.get("/subscribers", summary="Subscriptions, a page at a time")

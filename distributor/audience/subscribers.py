@@ -9,6 +9,7 @@ one check of a signed link.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, select, update
@@ -21,7 +22,6 @@ from distributor.states import SubscriptionStatus
 from distributor.store import Database, MailingList, Subscriber, Subscription, Suppression
 
 MAX_ID = 2**63 - 1
-REJOINABLE = (SubscriptionStatus.UNSUBSCRIBED, SubscriptionStatus.UNCONFIRMED)
 
 
 def normalise_email(value: str, field_name: str = "email") -> str:
@@ -32,26 +32,29 @@ def normalise_email(value: str, field_name: str = "email") -> str:
     return result.normalized.lower()
 
 
-def subscriber_named(session: Session, email: str, name: str) -> Subscriber:
-    """The subscriber with this address, created when new; a given name replaces theirs."""
+def subscriber_named(session: Session, email: str, name: str, rename: bool = True
+                     ) -> Subscriber:
+    """The subscriber with this address, created when new. An operator's name replaces
+    theirs (`rename`); a name typed into the public form never does."""
     subscriber = session.scalar(select(Subscriber).where(Subscriber.email == email))
     if subscriber is None:
         subscriber = Subscriber(email=email, name=name)
         session.add(subscriber)
         session.flush()
-    elif name and name != subscriber.name:
+    elif rename and name and name != subscriber.name:
         subscriber.name = name
     return subscriber
 
 
 def subscribe(session: Session, subscriber: Subscriber, mailing_list: MailingList,
               sections: Iterable[str] = (),
-              status: SubscriptionStatus = SubscriptionStatus.ACTIVE
+              status: SubscriptionStatus = SubscriptionStatus.ACTIVE, rejoin: bool = False
               ) -> tuple[Subscription, bool]:
     """Put a subscriber on a list in `status` (active, or unconfirmed for double opt-in).
-    A new subscription, or one that was unsubscribed or unconfirmed, moves to `status`
-    (keeping its sections unless new ones are given); any other is left alone.
-    Returns the subscription and whether it changed."""
+    A new subscription is made; an unconfirmed one moves to `status`; an unsubscribed
+    one only with `rejoin` (the reader asked to leave: only they, or an operator who
+    says so, bring them back). Sections are kept unless new ones are given. Returns the
+    subscription and whether it changed."""
     sections = list(sections)
     subscription = session.scalar(select(Subscription).where(
         Subscription.list_id == mailing_list.id, Subscription.subscriber_id == subscriber.id))
@@ -61,11 +64,18 @@ def subscribe(session: Session, subscriber: Subscriber, mailing_list: MailingLis
         session.add(subscription)
         session.flush()
         return subscription, True
-    if subscription.status in REJOINABLE and subscription.status != status:
+    movable = subscription.status == SubscriptionStatus.UNCONFIRMED or (
+        rejoin and subscription.status == SubscriptionStatus.UNSUBSCRIBED)
+    if movable and subscription.status != status:
         subscription.status = status
         subscription.sections = sections or subscription.sections
         return subscription, True
     return subscription, False
+
+
+def suppression_reason(session: Session, email: str) -> str | None:
+    return session.scalar(select(Suppression.reason).where(
+        Suppression.email_hash == email_digest(email)))
 
 
 def is_suppressed(session: Session, email: str) -> bool:
@@ -86,16 +96,39 @@ def bounce(session: Session, subscriber_id: int, email: str) -> None:
     suppress(session, email, SubscriptionStatus.BOUNCED)
 
 
+@dataclass(frozen=True)
+class Added:
+    subscription: Subscription
+    outcome: str  # added | resubscribed | already subscribed
+
+
 def add_subscriber(db: Database, email: str, list_name: str, name: str = "",
-                   sections: Iterable[str] = ()) -> Subscription:
-    """An operator puts someone on a list (CLI, admin API): active at once."""
+                   sections: Iterable[str] = (), resubscribe: bool = False) -> Added:
+    """An operator puts someone on a list (CLI, admin API): active at once. Someone who
+    unsubscribed comes back only with `resubscribe`; a suppressed address (erased,
+    bounced, complained) never does: it would never be mailed."""
     email = normalise_email(email)
     name = clean_name(name)
     sections = [clean_name(s, "section") for s in sections]
     with db.session() as session:
         mailing_list = get_list(session, list_name)
+        reason = suppression_reason(session, email)
+        if reason is not None:
+            raise InvalidInput(f"{email} is suppressed ({reason}): it is never mailed, so it is "
+                               "not added", {"email": f"suppressed ({reason})"})
         subscriber = subscriber_named(session, email, name)
-        return subscribe(session, subscriber, mailing_list, sections)[0]
+        before = session.scalar(select(Subscription.status).where(
+            Subscription.list_id == mailing_list.id, Subscription.subscriber_id == subscriber.id))
+        if before == SubscriptionStatus.UNSUBSCRIBED and not resubscribe:
+            raise InvalidInput(f"{email} unsubscribed from {list_name}; add them again only with "
+                               "their consent, with --resubscribe",
+                               {"email": "unsubscribed: give resubscribe to add them again"})
+        subscription, changed = subscribe(session, subscriber, mailing_list, sections,
+                                          rejoin=resubscribe)
+        if not changed:
+            return Added(subscription, "already subscribed")
+        rejoined = before == SubscriptionStatus.UNSUBSCRIBED
+        return Added(subscription, "resubscribed" if rejoined else "added")
 
 
 def token_holder(session: Session, secret: str, token: str,

@@ -128,48 +128,64 @@ def subscribers() -> None:
 @click.option("--name", default="", help="The subscriber's name.")
 @click.option("--section", "sections", multiple=True,
               help="Digest preference: only these sections (repeatable).")
+@click.option("--resubscribe", is_flag=True,
+              help="Add someone who unsubscribed from the list again (only with their consent).")
 @pass_ctx
 def subscribers_add(obj: Context, email: str, list_name: str, name: str,
-                    sections: tuple[str, ...]) -> None:
-    """Subscribe EMAIL to a list (idempotent)."""
+                    sections: tuple[str, ...], resubscribe: bool) -> None:
+    """Subscribe EMAIL to a list (idempotent). Someone who unsubscribed is refused
+    unless --resubscribe; a suppressed (erased, bounced, complained) address always is."""
     from distributor.audience.subscribers import add_subscriber
 
-    subscription = add_subscriber(obj.db, email, list_name, name, sections)
-    click.echo(f"{email.strip().lower()} on {list_name}: {subscription.status}")
+    added = add_subscriber(obj.db, email, list_name, name, sections, resubscribe=resubscribe)
+    click.echo(f"{email.strip().lower()} on {list_name}: {added.outcome} "
+               f"({added.subscription.status})")
 
 
 @subscribers.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--resubscribe", is_flag=True,
+              help="Put people who unsubscribed back on the lists the file names "
+                   "(only with their consent).")
+@click.option("--encoding", metavar="CHARSET",
+              help="The file's charset when it is not UTF-8, e.g. cp1252 for Excel's plain CSV.")
 @pass_ctx
-def subscribers_import(obj: Context, file: str) -> None:
+def subscribers_import(obj: Context, file: str, resubscribe: bool,
+                       encoding: str | None) -> None:
     """Import subscribers from a CSV file with the columns email,name,lists[,sections].
 
     Several lists (and sections, a subscriber's digest preferences) are separated
-    by ';'. Bad rows are reported by line number and skipped; good rows are
-    imported. Importing the same file again changes nothing.
+    by ';'. UTF-8 is expected; a file in another charset (Excel's plain CSV is
+    usually Windows-1252) is refused unless --encoding names it. Bad rows are reported by line
+    number and skipped; good rows are imported. People who unsubscribed stay so
+    unless --resubscribe; suppressed addresses are refused. Importing the same file
+    again changes nothing.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from distributor.audience.bulk import import_csv
+    from distributor.audience.bulk import decode_csv, import_csv
 
     if file == "-":
-        stream, total = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig",
-                                         errors="replace"), None
+        data = sys.stdin.buffer.read()
     else:
         path = Path(file)
         if not path.is_file():
             raise InvalidInput(f"{file}: no such file", {"file": "no such file"})
-        stream = path.open(encoding="utf-8-sig", errors="replace", newline="")
-        total = max(0, sum(1 for _ in path.open("rb")) - 1)
-    with stream, Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(),
-                          transient=True, disable=not sys.stderr.isatty(),
-                          console=None) as progress:
+        data = path.read_bytes()
+    text, charset = decode_csv(data, encoding)
+    total = max(0, text.count("\n") - 1)
+    with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(),
+                  transient=True, disable=not sys.stderr.isatty(), console=None) as progress:
         task = progress.add_task("import", total=total)
-        report = import_csv(obj.db, stream, progress=lambda n: progress.advance(task, n))
+        report = import_csv(obj.db, io.StringIO(text, newline=""), resubscribe=resubscribe,
+                            progress=lambda n: progress.advance(task, n))
     for line, error in report.errors:
         click.echo(f"line {line}: {error}", err=True)
     click.echo(f"imported {report.imported}, unchanged {report.unchanged}, "
-               f"refused {len(report.errors)}")
+               f"refused {len(report.errors)}"
+               + (f", resubscribed {report.resubscribed}" if report.resubscribed else "")
+               + (f", kept unsubscribed {report.kept_unsubscribed} (give --resubscribe to add "
+                  "them again)" if report.kept_unsubscribed else ""))
     if report.errors and not (report.imported or report.unchanged):
         sys.exit(2)
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 
+from sqlalchemy import or_, update
+
+from distributor.audience.optin import CONFIRMABLE
 from distributor.config import Settings
 from distributor.email.compose import compile_confirm, recipient
 from distributor.email.dkim import dkim_signer
 from distributor.email.transport import Transport
-from distributor.states import SubscriptionStatus
+from distributor.errors import DeliveryError
 from distributor.store import Database, MailingList, Subscriber, Subscription
+
+CONFIRM_EVERY = timedelta(hours=1)
 
 
 def confirmation_message(settings: Settings, subscriber: Subscriber,
@@ -21,19 +27,35 @@ def confirmation_message(settings: Settings, subscriber: Subscriber,
 
 
 def send_confirmation(db: Database, settings: Settings, transport: Transport,
-                      subscription_id: int) -> bool:
-    """Email the confirm link; False when there is nothing to confirm any more."""
+                      subscription_id: int, now: datetime | None = None) -> bool:
+    """Email the confirm link; False when there is nothing to confirm any more, or one
+    went to this reader within the hour (a form submitted again and again must not
+    turn us into a mail cannon aimed at them)."""
+    now = now or datetime.now(UTC)
     with db.session() as session:
-        subscription = session.get(Subscription, subscription_id)
-        if subscription is None or subscription.status != SubscriptionStatus.UNCONFIRMED:
+        claimed = session.execute(
+            update(Subscription).where(
+                Subscription.id == subscription_id, Subscription.status.in_(CONFIRMABLE),
+                or_(Subscription.confirm_sent_at.is_(None),
+                    Subscription.confirm_sent_at <= now - CONFIRM_EVERY))
+            .values(confirm_sent_at=now))
+        if claimed.rowcount != 1:
             return False
+        subscription = session.get(Subscription, subscription_id)
         subscriber = session.get(Subscriber, subscription.subscriber_id)
         mailing_list = session.get(MailingList, subscription.list_id)
         message = confirmation_message(settings, subscriber, mailing_list)
         address = subscriber.email
-    connection = transport.connect()
     try:
-        connection.send(parseaddr(settings.from_address)[1], address, message)
-    finally:
-        connection.close()
+        connection = transport.connect()
+        try:
+            connection.send(parseaddr(settings.from_address)[1], address, message)
+        finally:
+            connection.close()
+    except DeliveryError:
+        with db.session() as session:  # not sent: the task's retry may send it
+            session.execute(update(Subscription).where(
+                Subscription.id == subscription_id, Subscription.confirm_sent_at == now)
+                .values(confirm_sent_at=None))
+        raise
     return True

@@ -115,6 +115,7 @@ class Subscription(Base):
                                                index=True)
     status: Mapped[str] = mapped_column(String(20), default=SubscriptionStatus.ACTIVE)
     sections: Mapped[list] = mapped_column(default=list)
+    confirm_sent_at: Mapped[datetime | None]  # the last confirmation email: one an hour
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

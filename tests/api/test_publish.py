@@ -96,5 +96,6 @@ def test_admin_lists_and_subscribers(client):
     assert unknown.status_code == 404
     ok = client.post("/v1/subscribers", headers=AUTH,
                      json={"email": "A@Example.com", "list": "breaking"})
-    assert ok.json() == {"email": "a@example.com", "list": "breaking", "status": "active"}
+    assert ok.json() == {"email": "a@example.com", "list": "breaking", "status": "active",
+                         "outcome": "added"}
     assert client.get("/v1/lists", headers=AUTH).json()[0]["active"] == 1

@@ -34,7 +34,7 @@ def status(db, email: str, list_name: str) -> str:
                               .where(Subscriber.email == email, MailingList.name == list_name))
 
 
-def test_subscribe_adds_once_and_brings_back_only_who_left(db):
+def test_subscribe_adds_once_and_brings_back_who_left_only_when_told(db):
     create_list(db, "daily", instant=True)
     with db.session() as session:
         daily = session.scalar(select(MailingList))
@@ -45,7 +45,8 @@ def test_subscribe_adds_once_and_brings_back_only_who_left(db):
         subscription.status = SubscriptionStatus.BOUNCED
         assert subscribe(session, asha, daily)[1] is False  # a bounce is not undone here
         subscription.status = SubscriptionStatus.UNSUBSCRIBED
-        assert subscribe(session, asha, daily, ["Defence"])[1] is True
+        assert subscribe(session, asha, daily, ["Defence"])[1] is False  # they left
+        assert subscribe(session, asha, daily, ["Defence"], rejoin=True)[1] is True
         assert (subscription.status, subscription.sections) == ("active", ["Defence"])
 
 
@@ -59,7 +60,7 @@ def test_suppress_keeps_one_hash_per_address(db):
 
 def test_unsubscribe_link_works_once_for_its_owner_and_never_when_altered(db):
     create_list(db, "daily", instant=True)
-    subscription = add_subscriber(db, "asha@example.com", "daily")
+    subscription = add_subscriber(db, "asha@example.com", "daily").subscription
     token = unsubscribe_token(SECRET, subscription.subscriber_id, subscription.list_id,
                               "asha@example.com")
     assert unsubscribe(db, SECRET, token) == "daily"

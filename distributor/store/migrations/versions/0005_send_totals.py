@@ -1,4 +1,5 @@
-"""send_totals: ledger rows rolled up per send and state once past the retention window
+"""send_totals: ledger rows rolled up per send and state once past the retention window;
+subscriptions.confirm_sent_at: at most one confirmation email an hour
 
 Revision ID: 0005
 Revises: 0004
@@ -22,7 +23,12 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["send_id"], ["sends.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("send_id", "state"),
     )
+    with op.batch_alter_table("subscriptions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("confirm_sent_at", sa.DateTime(timezone=True),
+                                      nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("subscriptions", schema=None) as batch_op:
+        batch_op.drop_column("confirm_sent_at")
     op.drop_table("send_totals")
