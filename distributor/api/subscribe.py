@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from distributor.api.errors import error
 from distributor.api.public import page
 from distributor.audience.optin import confirm, request_subscription
+from distributor.audience.tokens import read_token
 from distributor.errors import InvalidInput
 
 router = APIRouter()
@@ -63,7 +64,17 @@ async def subscribe(request: Request):
     return page(request, "message.html.j2", 202, title="Thank you", message=ANSWER)
 
 
-@router.get("/confirm/{token}", response_class=HTMLResponse, summary="Confirm a subscription")
+@router.get("/confirm/{token}", response_class=HTMLResponse,
+            summary="The confirmation page: a button, so that link scanners confirm nobody")
+def confirm_page(token: str, request: Request) -> HTMLResponse:
+    try:
+        read_token(request.app.state.settings.secret, token, "confirm")
+    except InvalidInput as exc:
+        return page(request, "message.html.j2", 400, title="Link not valid", message=str(exc))
+    return page(request, "confirm.html.j2")
+
+
+@router.post("/confirm/{token}", response_class=HTMLResponse, summary="Confirm a subscription")
 def confirm_link(token: str, request: Request) -> HTMLResponse:
     try:
         list_name = confirm(request.app.state.db, request.app.state.settings.secret, token)

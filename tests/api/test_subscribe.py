@@ -60,9 +60,12 @@ def test_confirming_activates_and_a_changed_token_does_not(client, db, settings)
     token = confirm_token(SECRET_KEY, subscriber.id, weekly.id, subscriber.email)
     assert client.get(f"/confirm/{token}x").status_code == 400
     other = confirm_token(SECRET_KEY, subscriber.id, weekly.id, "someone@else.org")
-    assert client.get(f"/confirm/{other}").status_code == 400
+    assert client.post(f"/confirm/{other}").status_code == 400
+    # A mail scanner that follows the link gets a page with a button, and confirms nobody.
+    scanned = client.get(f"/confirm/{token}")
+    assert scanned.status_code == 200 and '<form method="post"' in scanned.text
     assert status_of(db, "c@example.com") == "unconfirmed"
-    assert client.get(f"/confirm/{token}").status_code == 200
+    assert client.post(f"/confirm/{token}").status_code == 200
     assert status_of(db, "c@example.com") == "active"
 
 
