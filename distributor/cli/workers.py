@@ -96,9 +96,9 @@ def supervise(commands: dict[str, list[str]], stop_wait: float = STOP_WAIT) -> i
 @click.option("--concurrency", "-c", type=click.IntRange(1, 256),
               help="Threads per process (default: DISTRIBUTOR_WORKER_CONCURRENCY).")
 @click.option("--queues", "-Q",
-              help="Only these queues (comma-separated), in every process; without it the "
-                   "fast lane takes publish,channels,maintenance and the bulk processes "
-                   "email,digests.")
+              help="Only these queues (comma-separated), in one process unless --processes; "
+                   "without it the fast lane takes publish,channels,maintenance and the bulk "
+                   "processes email,digests.")
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 @pass_ctx
 def worker(obj: Context, processes: int | None, concurrency: int | None, queues: str | None,
@@ -109,7 +109,8 @@ def worker(obj: Context, processes: int | None, concurrency: int | None, queues:
     SIGTERM or Ctrl-C."""
     settings = obj.settings
     wanted = tuple(q.strip() for q in queues.split(",") if q.strip()) if queues else None
-    children = plan(processes or cores(), concurrency or settings.worker_concurrency, wanted)
+    count = processes or (1 if wanted else cores())  # -Q alone: one process, as celery's own
+    children = plan(count, concurrency or settings.worker_concurrency, wanted)
     click.echo("starting " + "; ".join(f"{c.name}: {','.join(c.queues)} × {c.threads} threads"
                                        for c in children), err=True)
     commands = {c.name: celery_command(c, settings.log_level, celery_args) for c in children}
