@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI
 
 from distributor.api.articles import router as articles_router
@@ -18,12 +20,19 @@ from distributor.monitor.queues import broker_client
 from distributor.outbox.wake import Dispatcher
 from distributor.store import Database
 
+log = logging.getLogger("distributor.api")
+ADMIN_OFF = ("DISTRIBUTOR_API_TOKEN is not set: the admin API (/v1/*) and the dashboard refuse "
+             "everyone. To turn them on, set DISTRIBUTOR_API_TOKEN (or DISTRIBUTOR_API_TOKEN_FILE) "
+             "to a random value of at least 16 bytes and restart.")
+
 
 def create_app(settings: Settings, db: Database, dispatcher: Dispatcher,
                replay_guard=None) -> FastAPI:
     app = FastAPI(title="distributor", version="0.1.0",
                   description="Publish articles to email lists and messaging channels.")
     app.state.settings = settings
+    if settings.api_token is None:
+        log.warning(ADMIN_OFF)
     app.state.db = db
     app.state.dispatcher = dispatcher
     broker = broker_client(settings)

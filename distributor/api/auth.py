@@ -18,9 +18,10 @@ def bearer_ok(request: Request) -> bool:
     token = request.app.state.settings.api_token
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
+    given = given.strip()
     if token is None or scheme.lower() != "bearer" or not given:
         return False
-    return hmac.compare_digest(given.strip().encode(), token.get_secret_value().encode())
+    return hmac.compare_digest(given.encode(), token.get_secret_value().encode())
 
 
 def require_token(request: Request) -> None:
