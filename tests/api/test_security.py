@@ -4,6 +4,7 @@ failed before its fix."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
@@ -65,3 +66,34 @@ def test_without_a_token_the_api_says_on_start_that_admin_and_dashboard_are_off(
         create_app(settings, db, dispatcher)
     assert any("DISTRIBUTOR_API_TOKEN is not set" in r.getMessage() and "dashboard" in
                r.getMessage() for r in caplog.records)
+
+
+# -- 2. Article text cannot use the per-recipient placeholders ----------------------------
+
+PLANTED = ("%%recipient_email%%", "%%unsubscribe_url%%", "%%recipient_name%%")
+
+
+def test_article_text_cannot_plant_per_recipient_placeholders(make_settings):
+    from email import message_from_bytes, policy
+
+    from distributor.email.compose import compile_alert
+    from distributor.email.message import Recipient
+    from distributor.store import Article
+
+    article = Article(
+        guid="g-planted", url="https://example.org/feed-1?t=%%unsubscribe_url%%&e=%%recipient_email%%",
+        title="Planted %%recipient_email%% %%recipient_name%%", summary="s %%unsubscribe_url%%",
+        section="World", author="%%recipient_email%%", tags=[], body_html="",
+        image_url="https://tracker.example/pixel.gif?e=%%recipient_email%%",
+        published_at=datetime(2026, 11, 29, tzinfo=UTC))
+    compiled = compile_alert(make_settings(), article, "breaking", send_id=1)
+    reader = Recipient(1, "alice@example.com", "Alice", "https://news.example.org/unsubscribe/SECRET")
+    message = message_from_bytes(compiled.fill(reader), policy=policy.default)
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    for body in (html, text):
+        assert "tracker.example/pixel.gif?e=%%recipient_email%%" in body or "pixel" not in body
+        assert body.count("alice@example.com") == 1  # the footer's own, nothing planted
+        assert body.count("unsubscribe/SECRET") == 1
+        assert "%%recipient_email%%" in body  # left as the literal text it was
+    assert "pixel.gif?e=alice" not in html
