@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from distributor.config import Settings
 from distributor.errors import InvalidInput
+from distributor.inbound.nesting import nesting_problem
 from distributor.outbox.plan import plan_article
 from distributor.store import Article, Database
 
@@ -82,6 +83,14 @@ class ArticleIn(BaseModel):
         for tag in tags:
             _no_controls(tag)
         return [t.strip() for t in tags if t.strip()]
+
+    @field_validator("body_html")
+    @classmethod
+    def _shallow(cls, value: str) -> str:
+        problem = nesting_problem(value)
+        if problem:
+            raise ValueError(f"{problem}; flatten the markup")
+        return value
 
     @field_validator("summary")
     @classmethod

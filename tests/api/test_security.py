@@ -4,6 +4,7 @@ failed before its fix."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -13,6 +14,7 @@ from distributor.api import create_app
 from distributor.bootstrap import load_settings
 from distributor.cli import cli
 from distributor.errors import ConfigError
+from tests.api.conftest import AUTH
 from tests.conftest import settings_env
 
 # -- 1. Empty or short secrets are refused when the settings load -------------------------
@@ -97,3 +99,27 @@ def test_article_text_cannot_plant_per_recipient_placeholders(make_settings):
         assert body.count("unsubscribe/SECRET") == 1
         assert "%%recipient_email%%" in body  # left as the literal text it was
     assert "pixel.gif?e=alice" not in html
+
+
+# -- 3. Deeply nested body HTML is refused before nh3 -------------------------------------
+
+
+def test_deeply_nested_body_html_is_refused_fast_with_a_4xx(client):
+    depth = 100_000
+    html = ("<div>" * depth + "x" + "</div>" * depth)[:990_000]
+    started = time.perf_counter()
+    response = client.post("/v1/articles", headers=AUTH, json={
+        "url": "https://e.org/nest", "title": "nest", "body_html": html})
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 422
+    assert "deep" in response.json()["fields"]["body_html"]
+    assert elapsed < 1.0
+    assert client.get("/v1/articles/https%3A%2F%2Fe.org%2Fnest/deliveries",
+                      headers=AUTH).status_code == 404
+
+
+def test_ordinary_nesting_still_goes_through(client):
+    html = "<div><ul>" + "<li><p>item <b>bold <i>it</i></b></p>" * 300 + "</ul></div>"
+    response = client.post("/v1/articles", headers=AUTH, json={
+        "url": "https://e.org/flat", "title": "flat", "body_html": html})
+    assert response.status_code == 202
