@@ -29,15 +29,26 @@ async def _fields(request: Request) -> dict:
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
             data = json.loads(await request.body())
+        except RecursionError:
+            raise InvalidInput("body is not valid JSON: nested too deeply") from None
         except ValueError:
             raise InvalidInput("body is not valid JSON") from None
         if not isinstance(data, dict):
             raise InvalidInput("body must be a JSON object")
+        _valid_unicode(data)
         return data
     form = await request.form()
     data = {k: v for k, v in form.items() if k != "section"}
     data["sections"] = form.getlist("section")
     return data
+
+
+def _valid_unicode(data: dict) -> None:
+    """JSON can spell a lone surrogate (\\ud800), which no database can store."""
+    for key, value in data.items():
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and any("\ud800" <= ch <= "\udfff" for ch in text):
+                raise InvalidInput("invalid subscription", {str(key): "is not valid Unicode text"})
 
 
 @router.post("/subscribe", summary="Public subscribe form (form or JSON)")

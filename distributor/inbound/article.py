@@ -121,6 +121,9 @@ def parse_article(data: Any) -> ArticleIn:
     if isinstance(data, bytes | str):
         try:
             data = json.loads(data)
+        except RecursionError:
+            raise InvalidInput("body is not valid JSON: nested too deeply",
+                               {"body": "nested too deeply"}) from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):

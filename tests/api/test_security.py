@@ -3,6 +3,7 @@ failed before its fix."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -123,3 +124,45 @@ def test_ordinary_nesting_still_goes_through(client):
     response = client.post("/v1/articles", headers=AUTH, json={
         "url": "https://e.org/flat", "title": "flat", "body_html": html})
     assert response.status_code == 202
+
+
+# -- 4. Unauthenticated requests get a clear 4xx, never a 500 with a traceback ------------
+
+
+def _deep_json(depth: int = 200_000) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+def test_a_non_ascii_webhook_signature_is_a_401(client):
+    body = b'{"url": "https://e.org/a", "title": "a"}'
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(int(time.time())),
+               "webhook-signature": "v1,\xe9\xe9".encode("latin-1"), "content-type": "application/json"}
+    response = client.post("/v1/articles", content=body, headers=headers)
+    assert response.status_code == 401
+    assert "signature" in response.json()["error"]
+
+
+@pytest.mark.parametrize("path", ["/subscribe", "/v1/articles", "/v1/articles?format=ghost"])
+def test_deeply_nested_json_is_a_400(client, path):
+    headers = {"content-type": "application/json", **(AUTH if "articles" in path else {})}
+    response = client.post(path, content=_deep_json(), headers=headers)
+    assert 400 <= response.status_code < 500
+    assert "JSON" in response.json()["error"]
+
+
+@pytest.mark.parametrize("field", ["name", "list", "email"])
+def test_invalid_unicode_on_subscribe_is_a_422_naming_the_field(client, field):
+    data = {"email": "a@example.com", "list": "breaking", "name": "A", field: "x\ud800y"}
+    body = json.dumps(data)  # ensure_ascii: the lone surrogate travels as \\ud800
+    response = client.post("/subscribe", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert field in response.json()["fields"]
+
+
+def test_no_traceback_is_logged_for_these_requests(client, caplog):
+    with caplog.at_level(logging.DEBUG):
+        client.post("/subscribe", content=_deep_json(), headers={"content-type": "application/json"})
+        client.post("/subscribe", content=json.dumps({"email": "a@example.com", "list": "x",
+                                                      "name": "\ud800"}),
+                    headers={"content-type": "application/json"})
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]

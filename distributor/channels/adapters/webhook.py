@@ -76,7 +76,9 @@ def verify(secret: str, headers: dict[str, str], body: bytes, tolerance: int = 3
     expected = sign(secret, message_id, sent, body).split(",", 1)[1]
     for candidate in signatures.split():
         version, _, value = candidate.partition(",")
-        if version == "v1" and hmac.compare_digest(value, expected):
+        # bytes: compare_digest refuses str with non-ASCII characters (a raised TypeError)
+        if version == "v1" and hmac.compare_digest(value.encode("utf-8", "replace"),
+                                                   expected.encode()):
             return message_id
     raise ValueError("webhook-signature does not match")
 
