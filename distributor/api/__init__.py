@@ -35,7 +35,7 @@ def create_app(settings: Settings, db: Database, dispatcher: Dispatcher,
         log.warning(ADMIN_OFF)
     app.state.db = db
     app.state.dispatcher = dispatcher
-    broker = broker_client(settings)
+    broker = app.state.broker = broker_client(settings)
     if replay_guard is None:
         replay_guard = RedisReplayGuard(broker, settings.broker_prefix)
     app.state.replay_guard = replay_guard

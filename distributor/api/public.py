@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from distributor.audience.subscribers import unsubscribe
 from distributor.audience.tokens import read_token
 from distributor.errors import DistributorError, InvalidInput
-from distributor.monitor.queues import broker_client, worker_heartbeats
+from distributor.monitor.queues import worker_heartbeats
 from distributor.templates import environment
 
 router = APIRouter()
@@ -27,17 +27,14 @@ def health(request: Request) -> JSONResponse:
         request.app.state.db.ping()
     except DistributorError as exc:
         problems.append(str(exc))
-    client = broker_client(request.app.state.settings)
+    client = request.app.state.broker
     try:
-        client.ping()
         beats = worker_heartbeats(client, request.app.state.settings.broker_prefix)
         now = time.time()
         if not any(now - ts < 60 for ts in beats.values()):
             problems.append("no worker alive: none left a heartbeat within the last minute")
     except (redis.RedisError, OSError) as exc:
         problems.append(f"broker does not answer: {type(exc).__name__}")
-    finally:
-        client.close()
     if problems:
         return JSONResponse({"status": "unhealthy", "problems": problems}, 503)
     return JSONResponse({"status": "ok"})

@@ -166,3 +166,104 @@ def test_no_traceback_is_logged_for_these_requests(client, caplog):
                                                       "name": "\ud800"}),
                     headers={"content-type": "application/json"})
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+# -- 5. /metrics aggregates no ledger, /health scans no keyspace --------------------------
+
+
+class CommandLog:
+    """A real Redis client that notes the name of every command it sends."""
+
+    def __init__(self, client):
+        self.client = client
+        self.names: list[str] = []
+
+    def __getattr__(self, name):
+        attribute = getattr(self.client, name)
+        if name == "pipeline":
+            return lambda *a, **k: CommandLog._Pipe(attribute(*a, **k), self.names)
+        if callable(attribute):
+            self.names.append(name)
+        return attribute
+
+    class _Pipe:
+        def __init__(self, pipe, names):
+            self.pipe, self.names = pipe, names
+
+        def __getattr__(self, name):
+            if name != "execute":
+                self.names.append(name)
+            return getattr(self.pipe, name)
+
+
+def test_health_does_not_scan_the_redis_keyspace(client, redis_client):
+    from distributor.monitor.queues import record_worker, worker_heartbeats
+
+    settings = client.app.state.settings
+    record_worker(redis_client, "w1@host", prefix=settings.broker_prefix)
+    for n in range(2000):  # a shared Redis holds other stacks' keys
+        redis_client.set(f"other-stack:key:{n}", n, ex=60)
+    reader = CommandLog(redis_client)
+    assert list(worker_heartbeats(reader, settings.broker_prefix)) == ["w1@host"]
+    assert not {"scan", "scan_iter", "keys"} & set(reader.names), reader.names
+    spy = client.app.state.broker = CommandLog(client.app.state.broker)
+    answer = client.get("/health")
+    assert answer.status_code == 200, answer.json()
+    assert not {"scan", "scan_iter", "keys"} & set(spy.names), spy.names
+
+
+def _seed_ledger(db, rows: int) -> None:
+    from distributor.states import DeliveryState, SendState
+    from distributor.store import Article, Delivery, MailingList, Send
+
+    with db.session() as session:
+        mailing_list = MailingList(name="big", kind="instant")
+        article = Article(guid="g-big", url="https://e.org/big", title="big",
+                          published_at=datetime.now(UTC))
+        session.add_all([mailing_list, article])
+        session.flush()
+        done = Send(kind="alert", article_id=article.id, list_id=mailing_list.id,
+                    state=SendState.DONE, finished_at=datetime.now(UTC))
+        running = Send(kind="digest", list_id=mailing_list.id, state=SendState.RUNNING)
+        session.add_all([done, running])
+        session.flush()
+        done_id, running_id = done.id, running.id
+    table = Delivery.__table__
+    with db.engine.begin() as conn:
+        conn.execute(table.insert(), [{"send_id": done_id, "subscriber_id": n,
+                                       "state": DeliveryState.SENT, "attempts": 1,
+                                       "at": datetime.now(UTC)} for n in range(rows)])
+        conn.execute(table.insert(), [{"send_id": running_id, "subscriber_id": n,
+                                       "state": DeliveryState.DEFERRED, "attempts": 1,
+                                       "at": datetime.now(UTC)} for n in range(7)])
+
+
+def test_metrics_scrape_reads_counters_and_never_scans_the_ledger(client, db, redis_client):
+    from sqlalchemy import event
+
+    from distributor.monitor.counters import count_emails
+
+    _seed_ledger(db, 20_000)
+    prefix = client.app.state.settings.broker_prefix
+    count_emails(redis_client, prefix, "big", {"sent": 20_000}, retries=3)
+    statements: list[tuple[str, object]] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        text = client.get("/metrics").text
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert len(statements) <= 6
+    with db.engine.connect() as conn:
+        for statement, parameters in statements:
+            if "deliveries" not in statement:
+                continue
+            plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+            scans = [row[-1] for row in plan if row[-1].startswith("SCAN deliveries")]
+            assert not scans, (statement, plan)
+    assert 'distributor_emails_total{list="big",result="sent"} 20000.0' in text
+    assert 'distributor_emails_deferred{list="big"} 7.0' in text
+    assert 'distributor_retries_total{kind="email",name="big"} 3.0' in text
