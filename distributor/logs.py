@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -74,6 +75,22 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class RedactLinkTokens(logging.Filter):
+    """Unsubscribe and confirm links carry a capability in their path: access log lines
+    show `/unsubscribe/[redacted]` instead."""
+
+    LINK = re.compile(r"(/(?:unsubscribe|confirm)/)[^\s\"?#]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: leave it to the formatter
+            return True
+        if "/unsubscribe/" in message or "/confirm/" in message:
+            record.msg, record.args = self.LINK.sub(r"\1" + REDACTED, message), None
+        return True
+
+
 class JSONFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -112,6 +129,7 @@ def setup_logging(settings: Settings, level: str | int | None = None, stream=Non
     handler.setFormatter(JSONFormatter() if settings.log_format == "json" else TextFormatter())
     handler.addFilter(AddContext())
     handler.addFilter(RedactSecrets(settings.secret_values()))
+    handler.addFilter(RedactLinkTokens())
     root = logging.getLogger()
     root.handlers = [h for h in root.handlers if not getattr(h, _MARK, False)]
     root.addHandler(handler)

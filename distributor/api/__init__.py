@@ -21,9 +21,10 @@ from distributor.outbox.wake import Dispatcher
 from distributor.store import Database
 
 log = logging.getLogger("distributor.api")
-ADMIN_OFF = ("DISTRIBUTOR_API_TOKEN is not set: the admin API (/v1/*) and the dashboard refuse "
-             "everyone. To turn them on, set DISTRIBUTOR_API_TOKEN (or DISTRIBUTOR_API_TOKEN_FILE) "
-             "to a random value of at least 16 bytes and restart.")
+ADMIN_OFF = ("DISTRIBUTOR_API_TOKEN is not set: the admin API (/v1/*) and the dashboard are off "
+             "(only named tokens from `distributor tokens create` get in). To turn them on, set "
+             "DISTRIBUTOR_API_TOKEN (or DISTRIBUTOR_API_TOKEN_FILE) to a random value of at "
+             "least 16 bytes and restart.")
 
 
 def create_app(settings: Settings, db: Database, dispatcher: Dispatcher,

@@ -2,11 +2,13 @@
 
 from distributor.store.db import Database
 from distributor.store.tables import (
+    ApiToken,
     Article,
     Base,
     Batch,
     ChannelPost,
     ChannelState,
+    DashboardSession,
     Delivery,
     FeedItem,
     FeedState,
@@ -18,6 +20,7 @@ from distributor.store.tables import (
 )
 
 __all__ = [
-    "Article", "Base", "Batch", "ChannelPost", "ChannelState", "Database", "Delivery",
-    "FeedItem", "FeedState", "MailingList", "Send", "Subscriber", "Subscription", "Suppression",
+    "ApiToken", "Article", "Base", "Batch", "ChannelPost", "ChannelState", "DashboardSession",
+    "Database", "Delivery", "FeedItem", "FeedState", "MailingList", "Send", "Subscriber",
+    "Subscription", "Suppression",
 ]

@@ -16,7 +16,7 @@ from distributor.bootstrap import load_settings
 from distributor.cli import cli
 from distributor.errors import ConfigError
 from tests.api.conftest import AUTH
-from tests.conftest import settings_env
+from tests.conftest import API_TOKEN, settings_env
 
 # -- 1. Empty or short secrets are refused when the settings load -------------------------
 
@@ -267,3 +267,68 @@ def test_metrics_scrape_reads_counters_and_never_scans_the_ledger(client, db, re
     assert 'distributor_emails_total{list="big",result="sent"} 20000.0' in text
     assert 'distributor_emails_deferred{list="big"} 7.0' in text
     assert 'distributor_retries_total{kind="email",name="big"} 3.0' in text
+
+
+# -- 6. Dashboard sign-in: throttled, revocable, no token material in the cookie ----------
+
+
+def _login(client, token=API_TOKEN, **headers):
+    return client.post("/login", data={"token": token}, headers=headers, follow_redirects=False)
+
+
+def test_login_guesses_are_throttled(client):
+    answers = [_login(client, f"guess-{n}-0123456789abcdef").status_code for n in range(8)]
+    assert answers[:5] == [401] * 5
+    assert set(answers[5:]) == {429}
+    assert _login(client).status_code == 429  # even the right token waits: no oracle
+
+
+def test_logout_revokes_the_cookie(client):
+    assert _login(client).status_code == 303
+    stolen = client.cookies.get("distributor_session")
+    assert client.get("/").status_code == 200
+    assert client.post("/logout", follow_redirects=False).status_code == 303
+    client.cookies.clear()
+    replayed = client.get("/", cookies={"distributor_session": stolen})
+    assert replayed.status_code == 401
+
+
+def test_the_cookie_holds_no_part_of_a_hash_of_the_token(client):
+    import base64
+    import hashlib
+
+    first = _login(client).cookies.get("distributor_session")
+    client.cookies.clear()
+    second = _login(client).cookies.get("distributor_session")
+    assert first and second and first != second  # a random id per sign-in
+    digest = hashlib.sha256(API_TOKEN.encode()).hexdigest()
+    for cookie in (first, second):
+        raw = cookie + "=" * (-len(cookie) % 4)
+        decoded = base64.urlsafe_b64decode(raw.split(".")[0] + "==")
+        for text in (cookie, decoded.hex(), decoded.decode("latin-1")):
+            assert digest[:8] not in text and API_TOKEN not in text
+
+
+def test_a_post_without_origin_is_checked_by_its_referer(client):
+    assert _login(client).status_code == 303
+    evil = client.post("/dashboard/failures/post:1/retry",
+                       headers={"Referer": "https://evil.example/page"}, follow_redirects=False)
+    assert evil.status_code == 403
+    own = client.post("/dashboard/failures/post:1/retry",
+                      headers={"Referer": "http://testserver/"}, follow_redirects=False)
+    assert own.status_code == 303
+
+
+def test_link_tokens_never_reach_the_access_log(settings):
+    import io
+
+    from distributor.logs import setup_logging
+
+    stream = io.StringIO()
+    setup_logging(settings, stream=stream)
+    access = logging.getLogger("uvicorn.access")
+    for path in ("/unsubscribe/WzEsMSwiYWJjIl0.Zx9-secret", "/confirm/WzEsMiwiZCJd.tok_en?x=1"):
+        access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", path, "1.1", 200)
+    out = stream.getvalue()
+    assert "Zx9-secret" not in out and "tok_en" not in out
+    assert "/unsubscribe/[redacted]" in out and "/confirm/[redacted]?x=1" in out
