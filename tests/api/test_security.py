@@ -332,3 +332,24 @@ def test_link_tokens_never_reach_the_access_log(settings):
     out = stream.getvalue()
     assert "Zx9-secret" not in out and "tok_en" not in out
     assert "/unsubscribe/[redacted]" in out and "/confirm/[redacted]?x=1" in out
+
+
+# -- 7. The subscribe answer takes the same time and work for a known address -------------
+
+
+def test_subscribe_does_the_same_work_for_new_and_known_addresses(client, db, dispatcher):
+    from distributor.api.subscribe import ANSWER_FLOOR_SECONDS
+    from distributor.audience.lists import create_list
+    from distributor.audience.subscribers import add_subscriber
+
+    create_list(db, "weekly", instant=False, schedule="0 8 * * 1", double_opt_in=True)
+    add_subscriber(db, "known@example.com", "weekly")
+    timings = {}
+    for who in ("known", "new"):
+        before = len(dispatcher.calls)
+        started = time.perf_counter()
+        answer = client.post("/subscribe", json={"email": f"{who}@example.com", "list": "weekly"})
+        timings[who] = time.perf_counter() - started
+        assert answer.status_code == 202
+        assert [name for name, _ in dispatcher.calls[before:]] == ["email.confirm"]
+    assert min(timings.values()) >= ANSWER_FLOOR_SECONDS
