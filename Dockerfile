@@ -4,7 +4,6 @@ ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 COPY pyproject.toml README.md ./
 COPY distributor ./distributor
 COPY tasks ./tasks
-COPY templates ./templates
 RUN pip install -e .
 RUN useradd --create-home distributor && mkdir -p /app/var && chown distributor /app/var
 USER distributor

@@ -1,5 +1,6 @@
 """The Jinja2 environments. Operators may put overrides in DISTRIBUTOR_TEMPLATES_DIR;
-the built-in templates/ folder is searched after it."""
+the built-in ones (distributor/_templates/, shipped in the wheel as package data) are
+searched after it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-BUILTIN = Path(__file__).resolve().parents[1] / "templates"
+BUILTIN = Path(__file__).resolve().parent / "_templates"
 
 
 @lru_cache(maxsize=8)

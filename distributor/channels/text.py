@@ -1,4 +1,4 @@
-"""Channel text: templates/channels/<type>.j2 (or the channel's own `template`),
+"""Channel text: _templates/channels/<type>.j2 (or the channel's own `template`),
 rendered without HTML autoescaping; each format escapes with its own filter
 (adapters/formats.py), and the result is shortened to the adapter's limit
 (shorten.py) with the article link kept."""
