@@ -11,6 +11,8 @@ from fastapi import HTTPException, Request
 from distributor.api.tokens import Identity, identify
 from distributor.channels.adapters.webhook import verify
 from distributor.errors import Unavailable
+from distributor.inbound.ghost_signature import HEADER as GHOST_HEADER
+from distributor.inbound.ghost_signature import verify_ghost
 from distributor.states import Role
 
 UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
@@ -52,13 +54,20 @@ class RedisReplayGuard:
 
 
 def check_publish_auth(request: Request, body: bytes) -> None:
-    """Bearer token, or a valid Standard Webhooks signature seen for the first time."""
+    """Bearer token, a Ghost signature (X-Ghost-Signature), or a valid Standard
+    Webhooks signature seen for the first time."""
     identity = bearer_identity(request)
     if identity is not None:
         if not identity.may(Role.PUBLISH):
             raise HTTPException(403, f"a {identity.role} token may not publish")
         return
     secret = request.app.state.settings.webhook_secret
+    if secret is not None and GHOST_HEADER in request.headers:
+        try:
+            verify_ghost(secret.get_secret_value(), request.headers[GHOST_HEADER], body)
+        except ValueError as exc:
+            raise HTTPException(401, f"Ghost signature refused: {exc}") from None
+        return
     if secret is None or "webhook-signature" not in request.headers:
         raise HTTPException(401, "missing or wrong API token", headers=UNAUTHORIZED)
     try:
