@@ -38,8 +38,9 @@ class WebhookOptions(Options):
     @field_validator("secret")
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            secret_bytes(value.get_secret_value())
+        # an empty key (an unset ${VAR} in the TOML) would let anyone sign for us
+        if value is not None and len(secret_bytes(value.get_secret_value())) < 16:
+            raise ValueError("secret must hold at least 16 bytes of key (whsec_ + base64)")
         return value
 
 
