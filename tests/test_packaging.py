@@ -56,3 +56,34 @@ def test_templates_load_from_the_unpacked_wheel(wheel, tmp_path):
                          text=True, timeout=60, env={"PYTHONPATH": str(tmp_path / "site"),
                                                      "PATH": "/usr/bin:/bin"})
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_the_unpacked_wheel_migrates_publishes_and_renders(wheel, tmp_path, redis_url):
+    """The CLI from the wheel alone (dependencies from this environment), outside the
+    checkout: migrations and templates come from the installed package."""
+    import os
+
+    from tests.conftest import settings_env, write_config
+
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**os.environ, **settings_env(work, f"sqlite:///{work / 'db.sqlite'}", redis_url,
+                                         f"maildir:{work / 'outbox'}",
+                                         write_config(work / "distributor.toml")),
+           "PYTHONPATH": str(site)}
+    article = ROOT / "examples" / "article.json"
+
+    def cli(*args: str) -> str:
+        run = subprocess.run([sys.executable, "-c", "from distributor.cli import main; main()",
+                              *args], cwd=work, env=env, capture_output=True, text=True,
+                             timeout=120)
+        assert run.returncode == 0, (args, run.stderr[-2000:])
+        return run.stdout
+
+    cli("db", "upgrade")
+    cli("lists", "create", "breaking", "--instant")
+    cli("publish", str(article))
+    cli("preview", "alert", "--list", "breaking", "--out", str(work / "alert.html"))
+    assert "Unsubscribe" in (work / "alert.html").read_text()
