@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from distributor.api.articles import router as articles_router
 from distributor.api.audience import router as audience_router
+from distributor.api.audit import AuditTrail
 from distributor.api.auth import RedisReplayGuard
 from distributor.api.dashboard import router as dashboard_router
 from distributor.api.errors import BodyLimit, install_error_handlers
@@ -43,6 +44,7 @@ def create_app(settings: Settings, db: Database, dispatcher: Dispatcher,
     app.state.limiter = RedisLimiter(broker, prefix=settings.broker_prefix + "distributor:rate:")
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(AuditTrail, db=db)
     app.include_router(articles_router)
     app.include_router(audience_router)
     app.include_router(public_router)

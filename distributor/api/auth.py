@@ -24,7 +24,10 @@ def bearer_identity(request: Request) -> Identity | None:
     if scheme.lower() != "bearer":
         return None
     state = request.app.state
-    return identify(state.db, state.settings, given)
+    identity = identify(state.db, state.settings, given)
+    if identity is not None:
+        request.state.identity = identity  # for the audit log
+    return identity
 
 
 def require_token(request: Request) -> None:
@@ -67,6 +70,7 @@ def check_publish_auth(request: Request, body: bytes) -> None:
             verify_ghost(secret.get_secret_value(), request.headers[GHOST_HEADER], body)
         except ValueError as exc:
             raise HTTPException(401, f"Ghost signature refused: {exc}") from None
+        request.state.identity = Identity("ghost-signature", Role.PUBLISH, "")
         return
     if secret is None or "webhook-signature" not in request.headers:
         raise HTTPException(401, "missing or wrong API token", headers=UNAUTHORIZED)
@@ -76,3 +80,4 @@ def check_publish_auth(request: Request, body: bytes) -> None:
         raise HTTPException(401, f"webhook signature refused: {exc}") from None
     if not request.app.state.replay_guard.first_time(message_id):
         raise HTTPException(409, "webhook-id already received (replay refused)")
+    request.state.identity = Identity("webhook-signature", Role.PUBLISH, "")

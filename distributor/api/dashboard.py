@@ -19,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from distributor.api.audit import recent
 from distributor.api.tokens import Identity, end_session, identify, session_identity, start_session
 from distributor.email.digests import send_now
 from distributor.errors import DistributorError, Unavailable
@@ -46,7 +47,10 @@ def signed_in(request: Request) -> Identity | None:
     if not cookie:
         return None
     state = request.app.state
-    return session_identity(state.db, state.settings, cookie)
+    identity = session_identity(state.db, state.settings, cookie)
+    if identity is not None:
+        request.state.identity = identity  # for the audit log
+    return identity
 
 
 def logged_in(request: Request) -> bool:
@@ -141,6 +145,7 @@ def dashboard_data(request: Request) -> dict:
     data["articles"] = latest_articles(state.db)
     data["failures"] = list_failures(state.db, limit=50)
     data["can_send_digest"] = callable(getattr(state.dispatcher, "send_digest", None))
+    data["audit"] = recent(state.db, limit=20)
     return data
 
 
@@ -184,6 +189,7 @@ def login(request: Request, token: str = Form("")) -> Response:
     if identity is None or not identity.may(Role.VIEWER):
         log.warning("dashboard login refused from %s", where)
         return _login_page(request, 401, error="That token is not right.")
+    request.state.identity = identity
     sid = start_session(state.db, identity, SESSION_SECONDS)
     log.info("dashboard login by %s (%s) from %s", identity.who or "DISTRIBUTOR_API_TOKEN",
              identity.role, where)
@@ -199,6 +205,7 @@ def logout(request: Request) -> Response:
         return HTMLResponse("cross-site request refused", 403)
     cookie = request.cookies.get(COOKIE)
     if cookie:
+        signed_in(request)  # who is leaving, for the audit log
         end_session(request.app.state.db, cookie)  # the cookie is void from now on
     response = RedirectResponse("/login", 303)
     response.delete_cookie(COOKIE, path="/")

@@ -13,7 +13,7 @@ from distributor.cli.feeds import feeds
 from distributor.cli.monitor import failures, status
 from distributor.cli.ops import api, beat, db, deliveries, worker
 from distributor.cli.publish import publish
-from distributor.cli.tokens import tokens
+from distributor.cli.tokens import audit, tokens
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,7 +30,7 @@ def cli(ctx: click.Context) -> None:
 
 
 for command in (db, publish, lists, subscribers, digest, preview, channels, feeds, deliveries,
-                status, failures, tokens, worker, beat, api):
+                status, failures, tokens, audit, worker, beat, api):
     cli.add_command(command)
 
 

@@ -4,6 +4,7 @@ from distributor.store.db import Database
 from distributor.store.tables import (
     ApiToken,
     Article,
+    AuditEntry,
     Base,
     Batch,
     ChannelPost,
@@ -20,7 +21,7 @@ from distributor.store.tables import (
 )
 
 __all__ = [
-    "ApiToken", "Article", "Base", "Batch", "ChannelPost", "ChannelState", "DashboardSession",
+    "ApiToken", "Article", "AuditEntry", "Base", "Batch", "ChannelPost", "ChannelState", "DashboardSession",
     "Database", "Delivery", "FeedItem", "FeedState", "MailingList", "Send", "Subscriber",
     "Subscription", "Suppression",
 ]

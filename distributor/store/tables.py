@@ -263,3 +263,16 @@ class DashboardSession(Base):
     credential: Mapped[str] = mapped_column(String(64))  # fingerprint: void when the token changes
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AuditEntry(Base):
+    """One admin action or sign-in attempt: who (a token's name), what, when, from where."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    who: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str | None] = mapped_column(String(10))
+    action: Mapped[str] = mapped_column(String(300))
+    status: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(100))

@@ -86,3 +86,19 @@ def test_bad_names_and_roles_are_refused_with_exit_2(tokens):
 def test_the_environment_token_is_still_admin(client):
     assert client.post("/v1/lists", json={"name": "adm", "instant": True},
                        headers=AUTH).status_code in (200, 201)
+
+
+def test_admin_actions_and_sign_ins_are_in_the_audit_log(client, tokens):
+    token = tokens("tokens", "create", "ed", "--role", "admin").stdout.split()[0]
+    client.post("/v1/lists", json={"name": "audited", "instant": True}, headers=bearer(token))
+    client.post("/login", data={"token": "wrong-token-0123456789"})
+    client.get("/v1/status", headers=bearer(token))  # reading is not an action
+    rows = json.loads(tokens("audit", "--json").stdout)
+    seen = [(r["who"], r["action"], r["status"]) for r in rows]
+    assert seen[0] == ("?", "POST /login", 401)
+    assert seen[1] == ("ed", "POST /v1/lists", 201) or seen[1][:2] == ("ed", "POST /v1/lists")
+    assert seen[2][0].startswith("cli:") and seen[2][1] == "tokens create ed --role admin"
+    assert all(r["source"] for r in rows) and len(rows) == 3
+    client.post("/login", data={"token": token})
+    page = client.get("/")
+    assert "POST /v1/lists" in page.text and "Audit log" in page.text

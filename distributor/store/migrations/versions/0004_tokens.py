@@ -1,4 +1,4 @@
-"""tokens: named API tokens with roles (stored hashed), dashboard sessions
+"""tokens: named API tokens with roles (stored hashed), dashboard sessions, audit log
 
 Revision ID: 0004
 Revises: 0003
@@ -39,9 +39,23 @@ def upgrade() -> None:
         sa.UniqueConstraint("sid_hash"),
     )
     op.create_index("ix_dashboard_sessions_expires_at", "dashboard_sessions", ["expires_at"])
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("who", sa.String(length=100), nullable=False),
+        sa.Column("role", sa.String(length=10), nullable=True),
+        sa.Column("action", sa.String(length=300), nullable=False),
+        sa.Column("status", sa.Integer(), nullable=True),
+        sa.Column("source", sa.String(length=100), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_audit_log_at", "audit_log", ["at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_log_at", table_name="audit_log")
+    op.drop_table("audit_log")
     op.drop_index("ix_dashboard_sessions_expires_at", table_name="dashboard_sessions")
     op.drop_table("dashboard_sessions")
     op.drop_table("api_tokens")
