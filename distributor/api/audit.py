@@ -3,7 +3,8 @@ or DISTRIBUTOR_API_TOKEN), what (method and path), when, from where, and the ans
 
 An ASGI middleware records each request that may change something (not GET/HEAD)
 on /v1/*, /dashboard/*, /login and /logout, after it was answered; the auth code
-leaves the caller's identity in the request state. The CLI records its own token
+leaves the caller's identity in the request state. Requests that prove no identity
+are left out, except sign-in attempts. The CLI records its own token
 commands. A failed write is logged, never turned into a failed request."""
 
 from __future__ import annotations
@@ -71,9 +72,16 @@ class AuditTrail:
         try:
             await self.app(scope, receive, noting)
         finally:
-            identity = (scope.get("state") or {}).get("identity")
-            who = UNKNOWN if identity is None else (identity.who or ENV_TOKEN_NAME)
-            role = None if identity is None else str(identity.role)
-            client = scope.get("client")
-            await run_in_threadpool(record, self.db, who, role, f"{scope['method']} {path}",
-                                    answer.get("status"), client[0] if client else UNKNOWN)
+            await self._record(scope, path, answer.get("status"))
+
+    async def _record(self, scope, path: str, status: int | None) -> None:
+        identity = (scope.get("state") or {}).get("identity")
+        # Refused requests without any credential are not written (anyone could fill
+        # the table); sign-in attempts are, being throttled per address.
+        if identity is None and path != "/login":
+            return
+        who = UNKNOWN if identity is None else (identity.who or ENV_TOKEN_NAME)
+        role = None if identity is None else str(identity.role)
+        client = scope.get("client")
+        await run_in_threadpool(record, self.db, who, role, f"{scope['method']} {path}", status,
+                                client[0] if client else UNKNOWN)

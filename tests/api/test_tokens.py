@@ -102,3 +102,10 @@ def test_admin_actions_and_sign_ins_are_in_the_audit_log(client, tokens):
     client.post("/login", data={"token": token})
     page = client.get("/")
     assert "POST /v1/lists" in page.text and "Audit log" in page.text
+
+
+def test_requests_without_any_credential_do_not_fill_the_audit_log(client, tokens):
+    for n in range(5):
+        client.post("/v1/articles", json=ARTICLE, headers=bearer(f"dst_guess{n}"))
+        client.post("/v1/lists", json={"name": f"x{n}", "instant": True})
+    assert json.loads(tokens("audit", "--json").stdout) == []
