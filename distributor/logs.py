@@ -77,17 +77,23 @@ class RedactSecrets(logging.Filter):
 
 class RedactLinkTokens(logging.Filter):
     """Unsubscribe and confirm links carry a capability in their path: access log lines
-    show `/unsubscribe/[redacted]` instead."""
+    show `/unsubscribe/[redacted]` instead. Named API tokens (dst_…) are redacted too."""
 
     LINK = re.compile(r"(/(?:unsubscribe|confirm)/)[^\s\"?#]+")
+    NAMED_TOKEN = re.compile(r"dst_[A-Za-z0-9_-]{16,}")
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # a bad format string: leave it to the formatter
             return True
+        scrubbed = message
         if "/unsubscribe/" in message or "/confirm/" in message:
-            record.msg, record.args = self.LINK.sub(r"\1" + REDACTED, message), None
+            scrubbed = self.LINK.sub(r"\1" + REDACTED, scrubbed)
+        if "dst_" in scrubbed:
+            scrubbed = self.NAMED_TOKEN.sub(REDACTED, scrubbed)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
         return True
 
 

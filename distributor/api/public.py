@@ -44,7 +44,9 @@ def page(request: Request, template: str, status: int = 200, **context) -> HTMLR
     settings = request.app.state.settings
     html = environment(settings.templates_dir).get_template(f"pages/{template}").render(
         publisher=settings.publisher, **context)
-    return HTMLResponse(html, status)
+    # Unsubscribe and confirm URLs carry a token: never send it on as a Referer.
+    return HTMLResponse(html, status, headers={"Referrer-Policy": "no-referrer",
+                                               "X-Frame-Options": "DENY"})
 
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse, summary="Unsubscribe page")

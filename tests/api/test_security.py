@@ -327,11 +327,18 @@ def test_link_tokens_never_reach_the_access_log(settings):
     stream = io.StringIO()
     setup_logging(settings, stream=stream)
     access = logging.getLogger("uvicorn.access")
-    for path in ("/unsubscribe/WzEsMSwiYWJjIl0.Zx9-secret", "/confirm/WzEsMiwiZCJd.tok_en?x=1"):
+    for path in ("/unsubscribe/WzEsMSwiYWJjIl0.Zx9-secret", "/confirm/WzEsMiwiZCJd.tok_en?x=1",
+                 "/v1/status?token=dst_AbCdEfGhIjKlMnOpQrStUv"):
         access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", path, "1.1", 200)
     out = stream.getvalue()
-    assert "Zx9-secret" not in out and "tok_en" not in out
+    assert "Zx9-secret" not in out and "tok_en" not in out and "AbCdEfGh" not in out
     assert "/unsubscribe/[redacted]" in out and "/confirm/[redacted]?x=1" in out
+
+
+def test_pages_with_a_token_in_their_url_send_no_referrer(client):
+    page = client.get("/unsubscribe/not-a-valid-token")
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["x-frame-options"] == "DENY"
 
 
 # -- 7. The subscribe answer takes the same time and work for a known address -------------
