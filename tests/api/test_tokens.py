@@ -109,3 +109,19 @@ def test_requests_without_any_credential_do_not_fill_the_audit_log(client, token
         client.post("/v1/articles", json=ARTICLE, headers=bearer(f"dst_guess{n}"))
         client.post("/v1/lists", json={"name": f"x{n}", "instant": True})
     assert json.loads(tokens("audit", "--json").stdout) == []
+
+
+def test_an_expired_dashboard_session_is_refused(client, db):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from distributor.store import DashboardSession
+    from tests.conftest import API_TOKEN
+
+    client.post("/login", data={"token": API_TOKEN})
+    assert client.get("/").status_code == 200
+    with db.session() as session:
+        session.execute(update(DashboardSession).values(
+            expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    assert client.get("/").status_code == 401
