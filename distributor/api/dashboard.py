@@ -155,7 +155,8 @@ async def index(request: Request) -> Response:
     if identity is None:
         return _login_page(request, 401)
     data = await run_in_threadpool(dashboard_data, request)
-    data["can_send_digest"] = data["can_send_digest"] and identity.may(Role.ADMIN)
+    data["can_act"] = identity.may(Role.ADMIN)  # viewers see no buttons
+    data["can_send_digest"] = data["can_send_digest"] and data["can_act"]
     flash = _flash(request)
     response = _render(request, "index.html.j2", title="Dashboard", data=data, flash=flash)
     if FLASH in request.cookies:
