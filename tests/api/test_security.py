@@ -71,6 +71,16 @@ def test_without_a_token_the_api_says_on_start_that_admin_and_dashboard_are_off(
                r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize("secret", ["", "whsec_", "whsec_AA=="])
+def test_a_webhook_channel_with_an_empty_or_short_secret_is_refused(tmp_path, secret):
+    from tests.conftest import write_config
+
+    config = write_config(tmp_path / "distributor.toml", [
+        {"name": "hook", "type": "webhook", "url": "https://e.org/h", "secret": secret}])
+    with pytest.raises(ConfigError, match=r"channels\[0\] \(hook\).*16 bytes"):
+        load_settings({"DISTRIBUTOR_VAR_DIR": str(tmp_path / "var"),
+                       "DISTRIBUTOR_CONFIG": str(config)})
+
 # -- 2. Article text cannot use the per-recipient placeholders ----------------------------
 
 PLANTED = ("%%recipient_email%%", "%%unsubscribe_url%%", "%%recipient_name%%")
@@ -365,13 +375,3 @@ def test_subscribe_does_the_same_work_for_new_and_known_addresses(client, db, di
         assert [name for name, _ in dispatcher.calls[before:]] == ["email.confirm"]
     assert min(timings.values()) >= ANSWER_FLOOR_SECONDS
 
-
-@pytest.mark.parametrize("secret", ["", "whsec_", "whsec_AA=="])
-def test_a_webhook_channel_with_an_empty_or_short_secret_is_refused(tmp_path, secret):
-    from tests.conftest import write_config
-
-    config = write_config(tmp_path / "distributor.toml", [
-        {"name": "hook", "type": "webhook", "url": "https://e.org/h", "secret": secret}])
-    with pytest.raises(ConfigError, match=r"channels\[0\] \(hook\).*16 bytes"):
-        load_settings({"DISTRIBUTOR_VAR_DIR": str(tmp_path / "var"),
-                       "DISTRIBUTOR_CONFIG": str(config)})
