@@ -5,7 +5,9 @@ COPY pyproject.toml README.md ./
 COPY distributor ./distributor
 COPY tasks ./tasks
 COPY templates ./templates
-RUN pip install -e .
+# A normal install (templates ship as package data); the flower extra for the
+# compose stack's optional Flower service. The test tools stay out of the image.
+RUN pip install '.[flower]'
 RUN useradd --create-home distributor && mkdir -p /app/var && chown distributor /app/var
 USER distributor
 EXPOSE 8000

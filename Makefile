@@ -3,32 +3,38 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 WITH_REDIS := $(PYTHON) scripts/with_redis.py
 
 .PHONY: run test demo bench lint clean
 
+# run and demo install only what the service needs; test, bench and lint add the test tools.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "distributor needs Python 3.11 or newer")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(TEST_STAMP)
 
 run: $(STAMP)
 	$(BIN)/distributor db upgrade
 	$(WITH_REDIS) $(BIN)/python scripts/run_all.py
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/lint-imports --no-cache --show-timings >/dev/null || $(BIN)/lint-imports --no-cache
 	$(WITH_REDIS) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(WITH_REDIS) $(BIN)/python scripts/demo.py
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(WITH_REDIS) $(BIN)/python -m bench $(BENCH_ARGS)
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 

@@ -16,7 +16,7 @@ import requests
 from bench.common import ROOT, Workspace, free_port, start_worker, wait_ready
 from tasks.app import make_app
 
-TOKEN = "bench-token"
+TOKEN = "bench-token-0123456789"
 
 
 class Arrivals:

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from distributor.channels.adapters import validate_channel_options
-from distributor.config import ENV_PREFIX, SECRET_NAMES, ChannelConfig, FileConfig, Settings
+from distributor.config import ENV_PREFIX, SECRET_NAMES, ChannelConfig, FileConfig, Settings, check_secret
 from distributor.errors import ConfigError
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -100,7 +100,12 @@ def _first_error(exc: ValidationError, raw: dict | None = None) -> str:
 def _secret_key(var_dir: Path) -> str:
     path = var_dir / "secret"
     if path.exists():
-        return path.read_text().strip()
+        key = path.read_text().strip()
+        try:
+            check_secret(key)
+        except ValueError as exc:
+            raise ConfigError(f"{path} (the generated DISTRIBUTOR_SECRET_KEY) {exc}") from None
+        return key
     var_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -128,7 +133,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         name = str(error["loc"][0]) if error["loc"] else "?"
         variable = "DISTRIBUTOR_FROM" if name in ("from_address", "DISTRIBUTOR_FROM") else (
             ENV_PREFIX + name.upper())
-        raise ConfigError(f"{variable}: {error['msg']}") from None
+        raise ConfigError(f"{variable}: {error['msg'].removeprefix('Value error, ')}") from None
     if settings.secret_key is None:
         settings = settings.model_copy(update={"secret_key": SecretStr(_secret_key(settings.var_dir))})
     return settings

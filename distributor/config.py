@@ -7,6 +7,7 @@ and rates are parsed here, once, when the settings are built.
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, f
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "DISTRIBUTOR_"
+MIN_SECRET_BYTES = 16
 SECRET_NAMES = ("SECRET_KEY", "API_TOKEN", "WEBHOOK_SECRET", "SMTP_URL", "DATABASE_URL")
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|m|h)\s*$")
 
@@ -182,6 +184,14 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("secret_key", "api_token", "webhook_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None, info) -> SecretStr | None:
+        # An empty or short secret fails open (an empty HMAC key signs for anyone): refuse it.
+        if value is not None:
+            check_secret(value.get_secret_value(), webhook=info.field_name == "webhook_secret")
+        return value
+
     @field_validator("broker_url")
     @classmethod
     def _broker(cls, value: str) -> str:
@@ -217,6 +227,23 @@ class Settings(BaseSettings):
             if password:
                 values.append(password)
         return [v for v in values if len(v) >= 4]
+
+
+def check_secret(value: str, webhook: bool = False) -> None:
+    """Raise ValueError unless the secret holds at least MIN_SECRET_BYTES bytes of key.
+    A webhook secret is 'whsec_' + base64: its decoded bytes count."""
+    key = value.strip().encode()
+    if webhook:
+        try:
+            key = base64.b64decode(value.strip().removeprefix("whsec_"), validate=True)
+        except ValueError:
+            raise ValueError("must be whsec_ followed by base64") from None
+    if not key:
+        raise ValueError("is empty; set a random value of at least "
+                         f"{MIN_SECRET_BYTES} bytes, or leave it unset")
+    if len(key) < MIN_SECRET_BYTES:
+        raise ValueError(f"is too short ({len(key)} bytes); use at least {MIN_SECRET_BYTES} "
+                         "random bytes")
 
 
 def _url_password(url: str) -> str | None:

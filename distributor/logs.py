@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -74,6 +75,28 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class RedactLinkTokens(logging.Filter):
+    """Unsubscribe and confirm links carry a capability in their path: access log lines
+    show `/unsubscribe/[redacted]` instead. Named API tokens (dst_…) are redacted too."""
+
+    LINK = re.compile(r"(/(?:unsubscribe|confirm)/)[^\s\"?#]+")
+    NAMED_TOKEN = re.compile(r"dst_[A-Za-z0-9_-]{16,}")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: leave it to the formatter
+            return True
+        scrubbed = message
+        if "/unsubscribe/" in message or "/confirm/" in message:
+            scrubbed = self.LINK.sub(r"\1" + REDACTED, scrubbed)
+        if "dst_" in scrubbed:
+            scrubbed = self.NAMED_TOKEN.sub(REDACTED, scrubbed)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        return True
+
+
 class JSONFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -112,6 +135,7 @@ def setup_logging(settings: Settings, level: str | int | None = None, stream=Non
     handler.setFormatter(JSONFormatter() if settings.log_format == "json" else TextFormatter())
     handler.addFilter(AddContext())
     handler.addFilter(RedactSecrets(settings.secret_values()))
+    handler.addFilter(RedactLinkTokens())
     root = logging.getLogger()
     root.handlers = [h for h in root.handlers if not getattr(h, _MARK, False)]
     root.addHandler(handler)

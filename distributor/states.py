@@ -81,6 +81,14 @@ class Outcome(StrEnum):
     EXPIRED = "expired"
 
 
+class Role(StrEnum):
+    """What an API token may do (not a state, but named once here too)."""
+
+    PUBLISH = "publish"  # POST /v1/articles only: what a CMS needs
+    VIEWER = "viewer"  # read the admin API (GET) and the dashboard
+    ADMIN = "admin"  # everything; DISTRIBUTOR_API_TOKEN is an admin token
+
+
 # Outbox rows (batches, posts) that still have work: a task may claim them.
 OPEN = (PostState.PLANNED, PostState.RUNNING, PostState.RETRYING)
 # Sends whose batches may still run.

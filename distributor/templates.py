@@ -1,5 +1,6 @@
 """The Jinja2 environments. Operators may put overrides in DISTRIBUTOR_TEMPLATES_DIR;
-the built-in templates/ folder is searched after it."""
+the built-in ones are searched after it: the top-level templates/ folder in a checkout,
+shipped as distributor/_templates in an installed wheel."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pathlib import Path
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-BUILTIN = Path(__file__).resolve().parents[1] / "templates"
+_PACKAGE = Path(__file__).resolve().parent
+BUILTIN = next((d for d in (_PACKAGE / "_templates", _PACKAGE.parent / "templates")
+                if d.is_dir()), _PACKAGE.parent / "templates")
 
 
 @lru_cache(maxsize=8)

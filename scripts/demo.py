@@ -74,6 +74,8 @@ secret = "whsec_ZGVtby13ZWJob29rLXNpZ25pbmctc2VjcmV0"
            "DISTRIBUTOR_SMTP_URL": f"maildir:{DEMO / 'outbox'}",
            "DISTRIBUTOR_CONFIG": str(DEMO / "distributor.toml"),
            "DISTRIBUTOR_VAR_DIR": str(DEMO / "var"),
+           # Its own keys: a `make run` worker on the same Redis never takes the demo's tasks.
+           "DISTRIBUTOR_BROKER_PREFIX": "distributor-demo:",
            "DISTRIBUTOR_FROM": "StratNews Global <newsletter@stratnews.example>"}
     run("db", "upgrade", env=env)
     run("lists", "create", "breaking", "--instant", env=env)

@@ -40,6 +40,9 @@ def free_port(wanted: int = 0) -> int:
     else any free port."""
     for port in (wanted, 0) if wanted else (0,):
         with socket.socket() as sock:
+            # As redis-server binds: a port left in TIME_WAIT by the Redis of a `make run`
+            # stopped a moment ago is free for it, so a restart keeps the same address.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:

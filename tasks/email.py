@@ -5,6 +5,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from distributor.email.batch import run_batch
 from distributor.email.confirm import send_confirmation
 from distributor.errors import TransientError
+from distributor.monitor.counters import count_emails
 from distributor.states import Outcome
 from tasks import runtime
 from tasks.app import app
@@ -20,6 +21,9 @@ def send_batch(batch_id: int) -> dict:
     log.info("batch=%s state=%s sent=%s deferred=%s failed=%s skipped=%s%s", batch_id,
              result.state, result.sent, result.deferred, result.failed, result.skipped,
              f" error={result.error}" if result.error else "")
+    settings = runtime.settings()
+    count_emails(runtime.redis_client(), settings.broker_prefix, result.list_name, result.tally,
+                 result.retries)
     if result.state == Outcome.RETRY:
         CeleryDispatcher(app).send_batch(batch_id, countdown=result.retry_in)
     return {"state": result.state, "sent": result.sent}

@@ -33,9 +33,9 @@ def test_a_secret_key_is_generated_once_into_the_var_dir(tmp_path):
 
 
 def test_secrets_read_from_files(tmp_path):
-    (tmp_path / "token").write_text("file-token\n")
+    (tmp_path / "token").write_text("file-token-0123456789\n")
     env = {"DISTRIBUTOR_VAR_DIR": str(tmp_path), "DISTRIBUTOR_API_TOKEN_FILE": str(tmp_path / "token")}
-    assert load_settings(env).api_token.get_secret_value() == "file-token"
+    assert load_settings(env).api_token.get_secret_value() == "file-token-0123456789"
 
 
 def test_setting_a_secret_and_its_file_is_an_error(tmp_path):

@@ -1,32 +1,43 @@
-"""Admin API auth: a Bearer token compared in constant time. The publish hook also
-accepts a Standard Webhooks signature, refusing old timestamps and replays."""
+"""Admin API auth: a Bearer token, DISTRIBUTOR_API_TOKEN (admin, compared in constant
+time) or a named token whose role allows the request: viewer reads (GET), admin acts,
+publish only publishes. The publish hook also accepts a Standard Webhooks signature,
+refusing old timestamps and replays."""
 
 from __future__ import annotations
-
-import hmac
 
 import redis
 from fastapi import HTTPException, Request
 
+from distributor.api.tokens import Identity, identify
 from distributor.channels.adapters.webhook import verify
 from distributor.errors import Unavailable
+from distributor.inbound.ghost_signature import HEADER as GHOST_HEADER
+from distributor.inbound.ghost_signature import verify_ghost
+from distributor.states import Role
 
 UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+READING = ("GET", "HEAD")
 
 
-def bearer_ok(request: Request) -> bool:
-    token = request.app.state.settings.api_token
-    header = request.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
-    if token is None or scheme.lower() != "bearer" or not given:
-        return False
-    return hmac.compare_digest(given.strip().encode(), token.get_secret_value().encode())
+def bearer_identity(request: Request) -> Identity | None:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    state = request.app.state
+    identity = identify(state.db, state.settings, given)
+    if identity is not None:
+        request.state.identity = identity  # for the audit log
+    return identity
 
 
 def require_token(request: Request) -> None:
-    """Dependency for every /v1 admin endpoint."""
-    if not bearer_ok(request):
+    """Dependency for every /v1 admin endpoint: viewer or admin to read, admin to act."""
+    identity = bearer_identity(request)
+    if identity is None:
         raise HTTPException(401, "missing or wrong API token", headers=UNAUTHORIZED)
+    wanted = Role.VIEWER if request.method in READING else Role.ADMIN
+    if not identity.may(wanted):
+        raise HTTPException(403, f"a {identity.role} token may not do this")
 
 
 class RedisReplayGuard:
@@ -46,10 +57,21 @@ class RedisReplayGuard:
 
 
 def check_publish_auth(request: Request, body: bytes) -> None:
-    """Bearer token, or a valid Standard Webhooks signature seen for the first time."""
-    if bearer_ok(request):
+    """Bearer token, a Ghost signature (X-Ghost-Signature), or a valid Standard
+    Webhooks signature seen for the first time."""
+    identity = bearer_identity(request)
+    if identity is not None:
+        if not identity.may(Role.PUBLISH):
+            raise HTTPException(403, f"a {identity.role} token may not publish")
         return
     secret = request.app.state.settings.webhook_secret
+    if secret is not None and GHOST_HEADER in request.headers:
+        try:
+            verify_ghost(secret.get_secret_value(), request.headers[GHOST_HEADER], body)
+        except ValueError as exc:
+            raise HTTPException(401, f"Ghost signature refused: {exc}") from None
+        request.state.identity = Identity("ghost-signature", Role.PUBLISH, "")
+        return
     if secret is None or "webhook-signature" not in request.headers:
         raise HTTPException(401, "missing or wrong API token", headers=UNAUTHORIZED)
     try:
@@ -58,3 +80,4 @@ def check_publish_auth(request: Request, body: bytes) -> None:
         raise HTTPException(401, f"webhook signature refused: {exc}") from None
     if not request.app.state.replay_guard.first_time(message_id):
         raise HTTPException(409, "webhook-id already received (replay refused)")
+    request.state.identity = Identity("webhook-signature", Role.PUBLISH, "")

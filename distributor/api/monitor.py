@@ -48,6 +48,7 @@ async def metrics(request: Request) -> Response:
     state = request.app.state
     registry = getattr(state, "metrics_registry", None)
     if registry is None:
-        registry = state.metrics_registry = make_registry(state.db, state.settings)
+        registry = state.metrics_registry = make_registry(state.db, state.settings,
+                                                                   state.broker)
     body = await run_in_threadpool(render, registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

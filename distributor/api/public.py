@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from distributor.audience.subscribers import unsubscribe
 from distributor.audience.tokens import read_token
 from distributor.errors import DistributorError, InvalidInput
-from distributor.monitor.queues import broker_client, worker_heartbeats
+from distributor.monitor.queues import worker_heartbeats
 from distributor.templates import environment
 
 router = APIRouter()
@@ -27,17 +27,14 @@ def health(request: Request) -> JSONResponse:
         request.app.state.db.ping()
     except DistributorError as exc:
         problems.append(str(exc))
-    client = broker_client(request.app.state.settings)
+    client = request.app.state.broker
     try:
-        client.ping()
         beats = worker_heartbeats(client, request.app.state.settings.broker_prefix)
         now = time.time()
         if not any(now - ts < 60 for ts in beats.values()):
             problems.append("no worker alive: none left a heartbeat within the last minute")
     except (redis.RedisError, OSError) as exc:
         problems.append(f"broker does not answer: {type(exc).__name__}")
-    finally:
-        client.close()
     if problems:
         return JSONResponse({"status": "unhealthy", "problems": problems}, 503)
     return JSONResponse({"status": "ok"})
@@ -47,7 +44,9 @@ def page(request: Request, template: str, status: int = 200, **context) -> HTMLR
     settings = request.app.state.settings
     html = environment(settings.templates_dir).get_template(f"pages/{template}").render(
         publisher=settings.publisher, **context)
-    return HTMLResponse(html, status)
+    # Unsubscribe and confirm URLs carry a token: never send it on as a Referer.
+    return HTMLResponse(html, status, headers={"Referrer-Policy": "no-referrer",
+                                               "X-Frame-Options": "DENY"})
 
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse, summary="Unsubscribe page")

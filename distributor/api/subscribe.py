@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -17,6 +19,11 @@ from distributor.errors import InvalidInput
 router = APIRouter()
 PER_IP_PER_MINUTE = 10
 ANSWER = "If the address can receive our emails, it is subscribed; check your inbox."
+# Every accepted request answers no sooner than this, and enqueues one confirm task
+# (a no-op unless a confirmation is due): how long the answer takes and what it costs
+# the broker do not tell whether the address was already subscribed.
+ANSWER_FLOOR_SECONDS = 0.25
+NOTHING_TO_CONFIRM = 0  # no subscription has this id: the confirm task does nothing
 
 
 def _allowed(request: Request) -> bool:
@@ -30,10 +37,13 @@ async def _fields(request: Request) -> dict:
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
             data = json.loads(await request.body())
+        except RecursionError:
+            raise InvalidInput("body is not valid JSON: nested too deeply") from None
         except ValueError:
             raise InvalidInput("body is not valid JSON") from None
         if not isinstance(data, dict):
             raise InvalidInput("body must be a JSON object")
+        _valid_unicode(data)
         return data
     form = await request.form()
     data = {k: v for k, v in form.items() if k != "section"}
@@ -41,11 +51,20 @@ async def _fields(request: Request) -> dict:
     return data
 
 
+def _valid_unicode(data: dict) -> None:
+    """JSON can spell a lone surrogate (\\ud800), which no database can store."""
+    for key, value in data.items():
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and any("\ud800" <= ch <= "\udfff" for ch in text):
+                raise InvalidInput("invalid subscription", {str(key): "is not valid Unicode text"})
+
+
 @router.post("/subscribe", summary="Public subscribe form (form or JSON)")
 async def subscribe(request: Request):
     if not await run_in_threadpool(_allowed, request):
         return error(429, "too many requests; try again in a minute",
                      headers={"Retry-After": "60"})
+    started = time.monotonic()
     data = await _fields(request)
     email, list_name = data.get("email"), data.get("list")
     missing = {k: "required" for k, v in (("email", email), ("list", list_name))
@@ -56,8 +75,9 @@ async def subscribe(request: Request):
     subscription_id = await run_in_threadpool(
         request_subscription, request.app.state.db, email, list_name,
         str(data.get("name") or ""), sections)
-    if subscription_id is not None:
-        await run_in_threadpool(request.app.state.dispatcher.confirm, subscription_id)
+    await run_in_threadpool(request.app.state.dispatcher.confirm,
+                            NOTHING_TO_CONFIRM if subscription_id is None else subscription_id)
+    await asyncio.sleep(max(0.0, ANSWER_FLOOR_SECONDS - (time.monotonic() - started)))
     if "application/json" in request.headers.get("accept", "") or \
             request.headers.get("content-type", "").startswith("application/json"):
         return JSONResponse({"status": "ok", "message": ANSWER}, 202)

@@ -24,6 +24,9 @@ def clean_name(value: str | None, field_name: str = "name") -> str:
     """A person's or section's name: trimmed, at most 200 characters, no control
     characters (they would end up in headers)."""
     value = (value or "").strip()
+    if any(unicodedata.category(ch) == "Cs" for ch in value):
+        raise InvalidInput(f"{field_name}: is not valid Unicode text",
+                           {field_name: "is not valid Unicode text"})
     if any(unicodedata.category(ch) == "Cc" for ch in value):
         raise InvalidInput(f"{field_name}: must not contain control characters",
                            {field_name: "must not contain control characters"})

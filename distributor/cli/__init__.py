@@ -13,6 +13,7 @@ from distributor.cli.feeds import feeds
 from distributor.cli.monitor import failures, status
 from distributor.cli.ops import api, beat, db, deliveries
 from distributor.cli.publish import articles, publish
+from distributor.cli.tokens import audit, tokens
 from distributor.cli.workers import worker
 
 
@@ -29,8 +30,8 @@ def cli(ctx: click.Context) -> None:
     ctx.obj = Context()
 
 
-for command in (db, publish, articles, lists, subscribers, digest, preview, channels, feeds, deliveries,
-                status, failures, worker, beat, api):
+for command in (db, publish, articles, lists, subscribers, digest, preview, channels, feeds,
+                deliveries, status, failures, tokens, audit, worker, beat, api):
     cli.add_command(command)
 
 

@@ -8,7 +8,7 @@ repeats at most the one message that was in flight.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 
@@ -64,6 +64,10 @@ class BatchResult:
     skipped: int = 0
     retry_in: float | None = None
     error: str | None = None
+    # For the metrics counters: final results recorded by this run, and extra attempts.
+    list_name: str | None = None
+    tally: dict[str, int] = field(default_factory=dict)
+    retries: int = 0
 
 
 class _CompiledCache:
@@ -198,6 +202,7 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
         suppressed = set(session.scalars(select(Suppression.email_hash).where(
             Suppression.email_hash.in_([email_digest(r.email) for r in recipients]))))
         send_id, list_id, attempts = send.id, send.list_id, batch.attempts
+        list_name = session.get(MailingList, list_id).name
         try:  # render now: a template an operator broke fails this send, not the queue
             messages = {p: compiled_for(p) for p in
                         {(), *(_preferences(r.sections) for r in recipients)}}
@@ -206,7 +211,14 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
             fail_send(session, send.id, why)
             return BatchResult(Outcome.FAILED, error=why)
 
-    result = BatchResult(Outcome.DONE)
+    result = BatchResult(Outcome.DONE, list_name=list_name)
+
+    def note(subscriber_id: int, state: DeliveryState, error: str | None, existing: bool) -> None:
+        _record(ledger, send_id, subscriber_id, state, error, existing)
+        if state != DeliveryState.DEFERRED:
+            result.tally[state] = result.tally.get(state, 0) + 1
+        result.retries += existing
+
     sender = parseaddr(settings.from_address)[1]
     sign = dkim_signer(settings)
     consecutive = 0
@@ -216,12 +228,12 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
         for index, (subscriber_id, email, name, sections) in enumerate(recipients):
             existing = subscriber_id in deferred
             if email_digest(email) in suppressed:
-                _record(ledger, send_id, subscriber_id, DeliveryState.SKIPPED, "suppressed", existing)
+                note(subscriber_id, DeliveryState.SKIPPED, "suppressed", existing)
                 result.skipped += 1
                 continue
             compiled = messages[_preferences(sections)]
             if compiled is None:
-                _record(ledger, send_id, subscriber_id, DeliveryState.SKIPPED,
+                note(subscriber_id, DeliveryState.SKIPPED,
                         "nothing in their sections", existing)
                 result.skipped += 1
                 continue
@@ -229,30 +241,30 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
             try:
                 connection.send(sender, email, sign(compiled.fill(reader)))
             except RecipientRefused as exc:
-                _record(ledger, send_id, subscriber_id, DeliveryState.BOUNCED, str(exc), existing)
+                note(subscriber_id, DeliveryState.BOUNCED, str(exc), existing)
                 with db.session() as session:
                     bounce(session, subscriber_id, email)
                 result.failed += 1
                 consecutive = 0
             except PermanentError as exc:
-                _record(ledger, send_id, subscriber_id, DeliveryState.FAILED, str(exc), existing)
+                note(subscriber_id, DeliveryState.FAILED, str(exc), existing)
                 result.failed += 1
                 consecutive = 0
             except TransientError as exc:
-                _record(ledger, send_id, subscriber_id, DeliveryState.DEFERRED, str(exc), existing)
+                note(subscriber_id, DeliveryState.DEFERRED, str(exc), existing)
                 result.deferred += 1
                 result.error = str(exc)
                 consecutive += 1
             else:
-                _record(ledger, send_id, subscriber_id, DeliveryState.SENT, None, existing)
+                note(subscriber_id, DeliveryState.SENT, None, existing)
                 result.sent += 1
                 consecutive = 0
             if consecutive >= settings.smtp_pause_after:
                 why = f"paused after {consecutive} consecutive failures; last: {result.error}"
                 with db.session() as session:
                     pause_send(session, send_id, why)
-                return BatchResult(Outcome.PAUSED, sent=result.sent, deferred=result.deferred,
-                                   failed=result.failed, error=why)
+                result.state, result.error = Outcome.PAUSED, why
+                return result
             if consecutive >= GIVE_UP_IN_BATCH:
                 result.deferred += len(recipients) - index - 1
                 break
@@ -275,10 +287,12 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
             batch.next_attempt_at = datetime.now(UTC) + timedelta(seconds=result.retry_in)
         else:
             if result.deferred:
-                session.execute(update(Delivery).where(
+                given_up = session.execute(update(Delivery).where(
                     Delivery.send_id == send_id, Delivery.state == DeliveryState.DEFERRED,
                     Delivery.subscriber_id.between(batch.first_id, batch.last_id))
-                    .values(state=DeliveryState.FAILED))
+                    .values(state=DeliveryState.FAILED)).rowcount
+                result.tally[DeliveryState.FAILED] = (result.tally.get(DeliveryState.FAILED, 0)
+                                                      + given_up)
             batch.state = BatchState.DONE
             session.flush()
             _finish_send_if_complete(session, send_id)

@@ -21,8 +21,7 @@ from premailer import Premailer
 from distributor.config import Settings
 from distributor.templates import environment
 
-NAME, EMAIL, UNSUBSCRIBE = "%%recipient_name%%", "%%recipient_email%%", "%%unsubscribe_url%%"
-_PLACEHOLDERS = {"name": NAME, "email": EMAIL, "unsubscribe_url": UNSUBSCRIBE}
+NAME, EMAIL, UNSUBSCRIBE = "name", "email", "unsubscribe_url"
 _UNSAFE_HEADER = re.compile(r"[\r\n\x00]")
 
 
@@ -46,17 +45,25 @@ def _qp(text: str) -> bytes:
     return body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
-_SLOT = re.compile("(" + "|".join(re.escape(p) for p in (NAME, EMAIL, UNSUBSCRIBE)) + ")")
 _SOFT_BREAK = b"=\r\n"
 
 
-def _qp_template(text: str) -> list[bytes | str]:
+def new_slots() -> dict[str, str]:
+    """Placeholders for the recipient's details, with a random part drawn per compile:
+    article text (feeds, CMS posts) cannot contain them, so it cannot be filled per reader."""
+    nonce = secrets.token_hex(16)
+    return {key: f"%%{nonce}:{key}%%" for key in (NAME, EMAIL, UNSUBSCRIBE)}
+
+
+def _qp_template(text: str, slots: dict[str, str]) -> list[bytes | str]:
     """Quoted-printable, encoded once: literal runs as bytes, placeholders as names.
     A soft line break on each side of a slot keeps every line short whatever fills it."""
+    by_placeholder = {placeholder: key for key, placeholder in slots.items()}
+    pattern = re.compile("(" + "|".join(re.escape(p) for p in by_placeholder) + ")")
     parts: list[bytes | str] = []
-    for index, piece in enumerate(_SLOT.split(text)):
+    for index, piece in enumerate(pattern.split(text)):
         if index % 2:
-            parts.append(piece)
+            parts.append(by_placeholder[piece])
         elif piece:
             parts.append(_qp(piece))
     return parts
@@ -77,12 +84,12 @@ class CompiledEmail:
 
     def __init__(self, *, subject: str, html_body: str, text_body: str, from_address: str,
                  list_name: str, list_id: str, message_key: str,
-                 unsubscribe_mailto: str | None):
+                 unsubscribe_mailto: str | None, slots: dict[str, str]):
         self.from_address = parseaddr(from_address)[1]
         self.domain = from_domain(from_address)
         self.message_key = message_key
-        self.text_parts = _qp_template(text_body)
-        self.html_parts = _qp_template(html_body)
+        self.text_parts = _qp_template(text_body, slots)
+        self.html_parts = _qp_template(html_body, slots)
         self.unsubscribe_mailto = unsubscribe_mailto
         self.boundary = "=_" + secrets.token_hex(12)
         self.subject = subject
@@ -136,7 +143,8 @@ def compile_email(settings: Settings, template: str, context: dict[str, Any], *,
     """Render `email/<template>.html.j2` and `.txt.j2` once, with placeholders for the
     recipient, inline the CSS once, and build the MIME skeleton once."""
     env = environment(settings.templates_dir)
-    context = {**context, "recipient": _PLACEHOLDERS, "publisher": settings.publisher,
+    slots = new_slots()
+    context = {**context, "recipient": slots, "publisher": settings.publisher,
                "list_name": list_name, "public_url": settings.public_url}
     html_body = inline_css(env.get_template(f"email/{template}.html.j2").render(context))
     text_body = env.get_template(f"email/{template}.txt.j2").render(context)
@@ -145,4 +153,4 @@ def compile_email(settings: Settings, template: str, context: dict[str, Any], *,
         subject=subject, html_body=html_body, text_body=text_body,
         from_address=settings.from_address, list_name=list_name,
         list_id=f"{list_name.lower()}.{domain}", message_key=message_key,
-        unsubscribe_mailto=settings.publisher.unsubscribe_mailto)
+        unsubscribe_mailto=settings.publisher.unsubscribe_mailto, slots=slots)

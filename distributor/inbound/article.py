@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from distributor.config import Settings
 from distributor.errors import InvalidInput
+from distributor.inbound.nesting import nesting_problem
 from distributor.outbox.plan import plan_article, reschedule
 from distributor.store import Article, Database
 
@@ -84,6 +85,14 @@ class ArticleIn(BaseModel):
             _no_controls(tag)
         return [t.strip() for t in tags if t.strip()]
 
+    @field_validator("body_html")
+    @classmethod
+    def _shallow(cls, value: str) -> str:
+        problem = nesting_problem(value)
+        if problem:
+            raise ValueError(f"{problem}; flatten the markup")
+        return value
+
     @field_validator("summary")
     @classmethod
     def _summary(cls, value: str) -> str:
@@ -113,6 +122,9 @@ def parse_article(data: Any) -> ArticleIn:
     if isinstance(data, bytes | str):
         try:
             data = json.loads(data)
+        except RecursionError:
+            raise InvalidInput("body is not valid JSON: nested too deeply",
+                               {"body": "nested too deeply"}) from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):

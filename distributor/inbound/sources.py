@@ -228,6 +228,9 @@ def convert(format_name: str | None, body: bytes | str) -> Any:
         return body
     try:
         data = json.loads(body)
+    except RecursionError:
+        raise InvalidInput("body is not valid JSON: nested too deeply",
+                           {"body": "nested too deeply"}) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"body is not valid JSON: {exc}", {"body": "not valid JSON"}) from None
     return wordpress_to_article(data) if name == "wordpress" else ghost_to_article(data)

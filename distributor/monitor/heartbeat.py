@@ -1,5 +1,5 @@
 """A worker's heartbeat in Redis: a daemon thread writes the time every few
-seconds under distributor:worker:<hostname> with a TTL, so /health and /metrics
+seconds into the distributor:workers sorted set, so /health and /metrics
 know a worker is alive without asking it (and without Celery in the API)."""
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""Prometheus metrics read at scrape time from the ledger and Redis.
+"""Prometheus metrics read at scrape time from Redis (running counters, queues,
+heartbeats) and a few small or indexed database reads (open work, the sends table).
 
 Nothing is counted in process memory, so the figures are the same whichever API
-process answers and however many worker processes did the work."""
+process answers and however many worker processes did the work. A scrape never
+aggregates the per-recipient ledger: its cost does not grow with it."""
 
 from __future__ import annotations
 
@@ -11,48 +13,54 @@ import time
 import redis
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from distributor.config import Settings
+from distributor.monitor.counters import read_counters
 from distributor.monitor.queues import (
     broker_client,
     last_beat,
     queue_depths,
     worker_heartbeats,
 )
-from distributor.states import OPEN, SendState
+from distributor.states import OPEN, DeliveryState, SendState
 from distributor.store import ChannelPost, Database, Delivery, MailingList, Send
 
 log = logging.getLogger("distributor.metrics")
+SEND_UNFINISHED = (SendState.PLANNED, SendState.RUNNING, SendState.PAUSED)
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200)
 
 
 class LedgerCollector:
-    """A custom collector: each scrape runs a few GROUP BY queries and Redis reads."""
+    """A custom collector: each scrape reads Redis and a few indexed queries."""
 
-    def __init__(self, db: Database, settings: Settings):
+    def __init__(self, db: Database, settings: Settings, client: redis.Redis | None = None):
         self.db = db
         self.settings = settings
+        self.client = client  # shared by the API; else one connection per scrape
 
     def collect(self):
         yield from self._from_ledger()
         yield from self._from_redis()
 
     def _from_ledger(self):
+        # Only small or indexed reads: open work and the sends table. Final results come
+        # from the running counters in Redis (monitor/counters.py), never from the ledger.
         up = GaugeMetricFamily("distributor_database_up", "1 when the database answered")
         try:
             with self.db.session() as session:
-                emails = session.execute(
-                    select(MailingList.name, Delivery.state, func.count(),
-                           func.sum(case((Delivery.attempts > 1, Delivery.attempts - 1), else_=0)))
-                    .join(Send, Send.id == Delivery.send_id)
+                deferred_rows = session.execute(
+                    select(MailingList.name, func.count())
+                    .select_from(Send)
                     .join(MailingList, MailingList.id == Send.list_id)
-                    .group_by(MailingList.name, Delivery.state)).all()
-                posts = session.execute(
-                    select(ChannelPost.channel, ChannelPost.state, func.count(),
-                           func.sum(case((ChannelPost.attempts > 1, ChannelPost.attempts - 1),
-                                         else_=0)))
+                    .join(Delivery, Delivery.send_id == Send.id)
+                    .where(Send.state.in_(SEND_UNFINISHED),
+                           Delivery.state == DeliveryState.DEFERRED)
+                    .group_by(MailingList.name)).all()
+                open_posts = session.execute(
+                    select(ChannelPost.channel, ChannelPost.state, func.count())
+                    .where(ChannelPost.state.in_(OPEN))
                     .group_by(ChannelPost.channel, ChannelPost.state)).all()
                 durations = session.execute(
                     select(MailingList.name, Send.created_at, Send.finished_at)
@@ -68,40 +76,18 @@ class LedgerCollector:
         up.add_metric([], 1)
         yield up
 
-        # Counters hold final results only (they must not go down); what may still
-        # change (deferred emails, posts planned/running/retrying) is a gauge.
-        sent = CounterMetricFamily("distributor_emails", "Emails by list and final result "
-                                   "(sent, failed, bounced, skipped)", labels=["list", "result"])
         deferred = GaugeMetricFamily("distributor_emails_deferred",
                                      "Recipients waiting for another try (SMTP 4xx)",
                                      labels=["list"])
-        retries = CounterMetricFamily("distributor_retries", "Extra attempts beyond the first",
-                                      labels=["kind", "name"])
-        for list_name, state, count, extra in emails:
-            if state == "deferred":
-                deferred.add_metric([list_name], count)
-            else:
-                sent.add_metric([list_name, state], count)
-            if extra:
-                retries.add_metric(["email", list_name], extra)
-        yield sent
+        for list_name, count in deferred_rows:
+            deferred.add_metric([list_name], count)
         yield deferred
 
-        channel = CounterMetricFamily("distributor_channel_posts", "Channel posts by channel "
-                                      "and final result (sent, accepted, failed, …)",
-                                      labels=["channel", "result"])
         pending = GaugeMetricFamily("distributor_channel_posts_open", "Channel posts not "
                                     "finished yet, by state", labels=["channel", "state"])
-        extra_by_channel: dict[str, int] = {}
-        for name, state, count, extra in posts:
-            family = pending if state in OPEN else channel
-            family.add_metric([name, state], count)
-            extra_by_channel[name] = extra_by_channel.get(name, 0) + max(0, extra or 0)
-        for name, extra in extra_by_channel.items():
-            retries.add_metric(["channel", name], extra)
-        yield channel
+        for name, state, count in open_posts:
+            pending.add_metric([name, state], count)
         yield pending
-        yield retries
 
         states = GaugeMetricFamily("distributor_sends", "Email sends by state", labels=["state"])
         for state, count in sends:
@@ -110,22 +96,43 @@ class LedgerCollector:
 
         yield _histogram(durations)
 
+    def _counters(self, figures):
+        sent = CounterMetricFamily("distributor_emails", "Emails by list and final result "
+                                   "(sent, failed, bounced, skipped)", labels=["list", "result"])
+        for (list_name, result), count in sorted(figures["emails"].items()):
+            sent.add_metric([list_name, result], count)
+        yield sent
+        channel = CounterMetricFamily("distributor_channel_posts", "Channel posts by channel "
+                                      "and final result (sent, accepted, failed, …)",
+                                      labels=["channel", "result"])
+        for (name, result), count in sorted(figures["posts"].items()):
+            channel.add_metric([name, result], count)
+        yield channel
+        retries = CounterMetricFamily("distributor_retries", "Extra attempts beyond the first",
+                                      labels=["kind", "name"])
+        for (kind, name), count in sorted(figures["retries"].items()):
+            retries.add_metric([kind, name], count)
+        yield retries
+
     def _from_redis(self):
         up = GaugeMetricFamily("distributor_broker_up", "1 when the broker (Redis) answered")
-        client = broker_client(self.settings)
+        client = self.client or broker_client(self.settings)
         try:
             depths = queue_depths(client, self.settings.broker_prefix)
             beats = worker_heartbeats(client, self.settings.broker_prefix)
             beat = last_beat(client, self.settings.broker_prefix)
+            figures = read_counters(client, self.settings.broker_prefix)
         except (redis.RedisError, OSError) as exc:
             log.warning("metrics: broker does not answer: %s", type(exc).__name__)
             up.add_metric([], 0)
             yield up
             return
         finally:
-            client.close()
+            if client is not self.client:
+                client.close()
         up.add_metric([], 1)
         yield up
+        yield from self._counters(figures)
         waiting = GaugeMetricFamily("distributor_queue_depth", "Messages waiting in a queue",
                                     labels=["queue"])
         unacked = GaugeMetricFamily("distributor_queue_unacked",
@@ -162,9 +169,10 @@ def _histogram(rows) -> HistogramMetricFamily:
     return family
 
 
-def make_registry(db: Database, settings: Settings) -> CollectorRegistry:
+def make_registry(db: Database, settings: Settings,
+                  client: redis.Redis | None = None) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(LedgerCollector(db, settings))
+    registry.register(LedgerCollector(db, settings, client))
     return registry
 
 

@@ -14,7 +14,7 @@ from distributor.outbox.wake import QUEUES
 
 PRIORITY_SEP = "\x06\x16"
 BEAT_KEY = "distributor:beat:last"
-WORKER_KEY = "distributor:worker:"  # + hostname; value: unix time of the last beat
+WORKERS_KEY = "distributor:workers"  # sorted set: hostname -> unix time of its last beat
 WORKER_TTL = 90  # a worker silent for this long is gone
 TIMEOUT = 1.5  # seconds: the monitor never hangs on a dead broker
 
@@ -57,20 +57,24 @@ def last_beat(client: redis.Redis, prefix: str = "") -> float | None:
 
 def record_worker(client: redis.Redis, hostname: str, now: float | None = None,
                   prefix: str = "") -> None:
-    client.set(prefix + WORKER_KEY + hostname, f"{now or time.time():.3f}", ex=WORKER_TTL)
+    client.zadd(prefix + WORKERS_KEY, {hostname: round(now or time.time(), 3)})
 
 
 def forget_worker(client: redis.Redis, hostname: str, prefix: str = "") -> None:
-    client.delete(prefix + WORKER_KEY + hostname)
+    client.zrem(prefix + WORKERS_KEY, hostname)
 
 
-def worker_heartbeats(client: redis.Redis, prefix: str = "") -> dict[str, float]:
-    """Hostname -> unix time of its last heartbeat, for every worker seen lately."""
-    pattern = prefix + WORKER_KEY
-    keys = list(client.scan_iter(match=pattern + "*", count=100))[:1000]
-    values = client.mget(keys) if keys else []
-    return {key.decode()[len(pattern):]: float(value)
-            for key, value in zip(keys, values, strict=True) if value}
+def worker_heartbeats(client: redis.Redis, prefix: str = "",
+                      now: float | None = None) -> dict[str, float]:
+    """Hostname -> unix time of its last heartbeat, for every worker seen lately. One
+    sorted set holds them (no SCAN of a shared keyspace); workers silent for WORKER_TTL
+    seconds are dropped from it on the way."""
+    key = prefix + WORKERS_KEY
+    pipe = client.pipeline(transaction=False)
+    pipe.zremrangebyscore(key, "-inf", (now or time.time()) - WORKER_TTL)
+    pipe.zrange(key, 0, 999, withscores=True)
+    _, beats = pipe.execute()
+    return {name.decode(): float(ts) for name, ts in beats}
 
 
 def ping_workers(celery_app, expected: int = 0, timeout: float = 1.0) -> list[dict[str, Any]]:

@@ -2,11 +2,14 @@
 
 from distributor.store.db import Database
 from distributor.store.tables import (
+    ApiToken,
     Article,
+    AuditEntry,
     Base,
     Batch,
     ChannelPost,
     ChannelState,
+    DashboardSession,
     Delivery,
     DigestItem,
     FeedItem,
@@ -20,7 +23,8 @@ from distributor.store.tables import (
 )
 
 __all__ = [
-    "Article", "Base", "Batch", "ChannelPost", "ChannelState", "Database", "Delivery",
-    "DigestItem", "FeedItem", "FeedState", "MailingList", "Send", "SendTotal", "Subscriber",
+    "ApiToken", "Article", "AuditEntry", "Base", "Batch", "ChannelPost", "ChannelState",
+    "DashboardSession", "Database", "Delivery", "DigestItem", "FeedItem", "FeedState",
+    "MailingList", "Send", "SendTotal", "Subscriber",
     "Subscription", "Suppression",
 ]

@@ -265,3 +265,43 @@ class FeedItem(Base):
     guid: Mapped[str] = mapped_column(String(500))
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
     seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """A named API token (`distributor tokens create`): only its SHA-256 is stored.
+    role: publish | viewer | admin"""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(10))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+
+
+class DashboardSession(Base):
+    """A dashboard sign-in. The cookie carries a random id; only its SHA-256 is stored,
+    with who signed in, so logout (deleting the row) revokes the cookie."""
+
+    __tablename__ = "dashboard_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    who: Mapped[str] = mapped_column(String(100))  # a token's name, or "" for DISTRIBUTOR_API_TOKEN
+    role: Mapped[str] = mapped_column(String(10))
+    credential: Mapped[str] = mapped_column(String(64))  # fingerprint: void when the token changes
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AuditEntry(Base):
+    """One admin action or sign-in attempt: who (a token's name), what, when, from where."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    who: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str | None] = mapped_column(String(10))
+    action: Mapped[str] = mapped_column(String(300))
+    status: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(100))

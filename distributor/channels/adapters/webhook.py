@@ -38,8 +38,9 @@ class WebhookOptions(Options):
     @field_validator("secret")
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            secret_bytes(value.get_secret_value())
+        # an empty key (an unset ${VAR} in the TOML) would let anyone sign for us
+        if value is not None and len(secret_bytes(value.get_secret_value())) < 16:
+            raise ValueError("secret must hold at least 16 bytes of key (whsec_ + base64)")
         return value
 
 
@@ -76,7 +77,9 @@ def verify(secret: str, headers: dict[str, str], body: bytes, tolerance: int = 3
     expected = sign(secret, message_id, sent, body).split(",", 1)[1]
     for candidate in signatures.split():
         version, _, value = candidate.partition(",")
-        if version == "v1" and hmac.compare_digest(value, expected):
+        # bytes: compare_digest refuses str with non-ASCII characters (a raised TypeError)
+        if version == "v1" and hmac.compare_digest(value.encode("utf-8", "replace"),
+                                                   expected.encode()):
             return message_id
     raise ValueError("webhook-signature does not match")
 
