@@ -19,6 +19,7 @@ NOT_STATES = {
     ("cli/audience.py", "active"): "a column title: how many subscribers are active",
     ("cli/monitor.py", "retry"): "the name of the `failures retry` command",
     ("inbound/publish.py", "accepted"): "the HTTP answer's word for 202 Accepted",
+    ("channels/adapters/whapi.py", "sent"): "Whapi's SentMessage field: did the gateway send it",
     **{("monitor/deliveries.py", word): "COUNTS: the names of a send report's count fields"
        for word in ("planned", "sent", "failed", "deferred", "skipped")},
 }

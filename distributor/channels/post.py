@@ -3,9 +3,9 @@ shared rate, call the adapter, record the outcome and say when to retry."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import requests
 
@@ -19,8 +19,15 @@ from distributor.outbox.retry import backoff
 from distributor.states import Outcome, PostState
 from distributor.store import Article, ChannelPost, ChannelState, Database
 
-# Wait (seconds) before this channel may post again; 0 means now. Given by ratelimit.
-Limiter = Callable[[ChannelConfig], float]
+
+class Limiter(Protocol):
+    """The channel's shared rate (ratelimit.RedisLimiter)."""
+
+    def __call__(self, channel: ChannelConfig) -> float:
+        """Seconds before this channel may post again; 0 means now (a slot is taken)."""
+
+    def hold(self, channel: ChannelConfig, seconds: float) -> None:
+        """Nobody posts to this channel for `seconds`: the service asked us to wait."""
 
 
 @dataclass
@@ -88,6 +95,8 @@ def run_post(db: Database, settings: Settings, http: requests.Session, post_id: 
             outcome(state=PostState.FAILED, error=error)
             return PostResult(Outcome.FAILED, error=error)
         delay = exc.retry_after
+        if delay is not None and limiter is not None:
+            limiter.hold(channel, delay)  # the wait is the channel's, not this post's alone
         if delay is None:
             delay = backoff(attempts, settings.channel_retry_base)
         outcome(state=PostState.RETRYING, error=str(exc), next_attempt_at=now + timedelta(seconds=delay))

@@ -6,7 +6,8 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from distributor.channels.adapters import make_adapter, validate_channel_options
+from distributor.channels.adapters import ADAPTERS, make_adapter, validate_channel_options
+from distributor.channels.ratelimit import RedisLimiter
 from distributor.config import ChannelConfig, Settings
 from distributor.inbound.article import ingest
 from distributor.store import ChannelPost, Database
@@ -65,3 +66,15 @@ def publish(settings, db, title="A story") -> list[int]:
             ChannelPost.article_id == result.article_id).order_by(ChannelPost.id)))
 
 
+
+
+@pytest.fixture()
+def limiter(redis_client):
+    """The real shared limiter, on keys of its own."""
+    defaults = {name: cls.default_rate for name, cls in ADAPTERS.items()}
+    return RedisLimiter(redis_client, prefix=f"test:{uuid.uuid4().hex[:6]}:", defaults=defaults)
+
+
+def post_row(db, post_id) -> ChannelPost:
+    with db.session() as session:
+        return session.get(ChannelPost, post_id)

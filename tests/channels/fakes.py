@@ -1,7 +1,9 @@
-"""Small local stand-ins for the services, stricter than the real ones where the
-documentation draws a line: each checks its auth, body shape and length limit,
-refuses what the service refuses in the service's own words, and answers a
-rate limit with its own retry-after form. Loopback only."""
+"""Local stand-ins for the services, written from each service's own documentation
+(cited beside each rule), never from our code: nothing here imports distributor.
+Where a document leaves room, a fake takes the side less favourable to us
+(UTF-16 lengths, the stricter reading). Each refuses in the service's own words
+where those are documented, and answers a rate limit with its own retry-after form.
+Loopback only."""
 
 from __future__ import annotations
 
@@ -11,11 +13,11 @@ import math
 import re
 import threading
 import time
+import unicodedata
 from collections import deque
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from distributor.channels.adapters.formats import ZWSP, is_boundary
 from tests.peers import QuietHTTPServer, Request
 
 Answer = tuple[int, dict, bytes]
@@ -113,22 +115,48 @@ def utf16(text: str) -> int:
 
 
 # --- WhatsApp (WAHA, Whapi) -------------------------------------------------------------
+# WhatsApp publishes no grammar of its formatting. What it draws, from its help text and
+# the 2024 additions reported by the press: *bold* _italic_ ~strike~ `code`, and at a line
+# start "> " a quote, "- "/"* " a bulleted and "1. " a numbered list. A marker opens
+# after an edge, a space or punctuation and before a non-space; it closes after a
+# non-space and before an edge, a space or punctuation. URLs are auto-linked first, so
+# markers inside one belong to the link (clients link before they format).
+# ZERO WIDTH SPACE is neither a space nor punctuation (Unicode category Cf): unverified
+# for WhatsApp; this is the one assumption our fencing stands on.
 
-def whatsapp_spans(text: str, markers: str = "*_~") -> list[tuple[str, str]]:
-    """The formatted spans WhatsApp (and Slack) would draw: a marker opens after a
-    boundary (edge, space, punctuation) before a non-space, and closes after a
-    non-space before a boundary, on the same line."""
+ZWSP = "\u200b"
+INVISIBLE = {ZWSP, "\u2060"}  # zero width space, word joiner: a reader sees nothing
+_URL = re.compile(r"https?://[^\s<>\"]*[^\s<>\".,;:!?'*_~`)\]]")
+_BLOCK_START = re.compile(r"^[ \t]*(?:>|[-*•]|\d{1,3}\.)[ \t]")
+
+
+def _edge(ch: str | None) -> bool:
+    """Where a WhatsApp marker may open or close (the rule above)."""
+    if ch is None or ch.isspace():
+        return True
+    return unicodedata.category(ch)[0] in "PS" and ch not in "*_~`"
+
+
+def whatsapp_spans(text: str, markers: str = "*_~`") -> list[tuple[str, str]]:
+    """The formatted spans WhatsApp (and Slack) would draw, by the rule above, on one
+    line; text inside a URL is part of the link."""
     spans = []
     for line in text.split("\n"):
+        in_url = [False] * len(line)
+        for match in _URL.finditer(line):
+            for k in range(match.start(), match.end()):
+                in_url[k] = True
         i = 0
         while i < len(line):
             ch = line[i]
             before = line[i - 1] if i else None
             after = line[i + 1] if i + 1 < len(line) else None
-            if ch in markers and is_boundary(before) and after and not after.isspace():
+            if ch in markers and not in_url[i] and _edge(before) and after \
+                    and not after.isspace():
                 for j in range(i + 2, len(line)):
                     nxt = line[j + 1] if j + 1 < len(line) else None
-                    if line[j] == ch and not line[j - 1].isspace() and is_boundary(nxt):
+                    if line[j] == ch and not in_url[j] and not line[j - 1].isspace() \
+                            and _edge(nxt):
                         spans.append((ch, line[i + 1:j]))
                         i = j
                         break
@@ -136,20 +164,54 @@ def whatsapp_spans(text: str, markers: str = "*_~") -> list[tuple[str, str]]:
     return spans
 
 
+def whatsapp_blocks(text: str) -> list[str]:
+    """Lines WhatsApp draws as a quote or a list item."""
+    return [line for line in text.split("\n") if _BLOCK_START.match(line)]
+
+
+def slack_blocks(text: str) -> list[str]:
+    """Slack stores a quote as "&gt;" at a line start (jsx-slack lists "Leading >
+    (&gt;)" as impossible to escape); lists are taken as WhatsApp's (the stricter side)."""
+    return whatsapp_blocks(text.replace("&gt;", ">"))
+
+
+def whatsapp_links(text: str) -> list[str]:
+    """What WhatsApp auto-links: the URL up to a space, without trailing punctuation."""
+    return [m.group(0) for m in _URL.finditer(text)]
+
+
 class FakeWaha(FakeService):
-    """WAHA: POST /api/sendText with X-Api-Key; GET /api/{session}/chats/{chat}/messages."""
+    """WAHA (OpenAPI 2026.7.1): POST /api/sendText {session, chatId, text} with
+    X-Api-Key, answers 201 WAMessage; GET /api/{session}/chats/{chatId}/messages."""
 
     def __init__(self, api_key: str, session: str = "default"):
         super().__init__()
         self.api_key, self.session = api_key, session
+        # WORKING, or STARTING / SCAN_QR_CODE / FAILED / STOPPED; None: not started.
+        self.status: str | None = "WORKING"
         self.drop = False  # take messages but never deliver them (what gateways may do)
         self.messages: list[dict] = []
 
     def too_many(self, seconds: float) -> Answer:
-        return as_json(429, {"statusCode": 429, "message": "Too Many Requests"},
-                       {"Retry-After": str(math.ceil(seconds))})
+        # WAHA itself has no rate limiter (no throttler in its src/); a proxy in front
+        # answers 429 with Retry-After (RFC 9110 10.2.3).
+        return as_text(429, "Too Many Requests", {"Retry-After": str(math.ceil(seconds))})
+
+    def session_answer(self, name: str) -> Answer | None:
+        if name != self.session or self.status is None:
+            # src/core/manager.core.ts getSession: NotFoundException.
+            return as_json(404, {"statusCode": 404, "error": "Not Found", "message": (
+                f"We didn't find a session with name '{name}'.\nPlease start it first by "
+                f"using POST /api/sessions/{name}/start request")})
+        if self.status != "WORKING":
+            # src/core/abc/manager.abc.ts waitUntilStatus: UnprocessableEntityException.
+            return as_json(422, {"error": "Session status is not as expected. Try again later "
+                                          "or restart the session", "session": name,
+                                 "status": self.status, "expected": ["WORKING"]})
+        return None
 
     def handle(self, request: Request) -> Answer:
+        # OpenAPI securitySchemes api_key: {"type": "apiKey", "in": "header", "name": "X-Api-Key"}
         if request.headers.get("X-Api-Key") != self.api_key:
             return as_json(401, {"statusCode": 401, "message": "Unauthorized"})
         path = urlsplit(request.path).path
@@ -157,64 +219,99 @@ class FakeWaha(FakeService):
             match = re.fullmatch(r"/api/([^/]+)/chats/([^/]+)/messages", path)
             if not match:
                 return as_json(404, {"statusCode": 404, "message": "Cannot GET " + path})
+            refused = self.session_answer(unquote(match.group(1)))
+            if refused:
+                return refused
             chat = unquote(match.group(2))
             limit = int(parse_qs(urlsplit(request.path).query).get("limit", ["100"])[0])
             return as_json(200, [m for m in self.messages if m["chatId"] == chat][::-1][:limit])
-        if path != "/api/sendText":
-            return as_json(404, {"statusCode": 404, "message": "Cannot POST " + path})
+        if request.method != "POST" or path != "/api/sendText":
+            return as_json(404, {"statusCode": 404, "error": "Not Found",
+                                 "message": f"Cannot {request.method} {path}"})
         body = body_json(request)
-        if not isinstance(body, dict) or not isinstance(body.get("text"), str) or not body["text"]:
-            return as_json(400, {"statusCode": 400, "message": "text should not be empty"})
-        if body.get("session") != self.session:
-            return as_json(422, {"statusCode": 422, "message": "Session does not exist"})
-        if not str(body.get("chatId", "")).endswith("@newsletter"):
-            return as_json(400, {"statusCode": 400, "message": "chatId must be a channel"})
-        if utf16(body["text"]) > 4096:
-            return as_json(400, {"statusCode": 400, "message": "text is too long"})
+        # MessageTextRequest: required chatId, text, session (NestJS ValidationPipe words).
+        missing = [k for k in ("chatId", "text", "session")
+                   if not isinstance(body, dict) or not isinstance(body.get(k), str)]
+        if missing:
+            return as_json(400, {"statusCode": 400, "error": "Bad Request",
+                                 "message": [f"{k} must be a string" for k in missing]})
+        refused = self.session_answer(body["session"])
+        if refused:
+            return refused
+        # WAHA's OpenAPI sets no maxLength on text; Meta's Cloud API: "Maximum 4096
+        # characters". The fake keeps 4096, counted in UTF-16 units (the larger count).
+        if not body["text"] or utf16(body["text"]) > 4096:
+            return as_json(400, {"statusCode": 400, "error": "Bad Request",
+                                 "message": ["text must be 1 to 4096 characters"]})
+        # Channels doc: message ids look like {fromMe}_{id}@newsletter_{serverID}_{clientID}.
         ident = f"true_{body['chatId']}_{next(self.ids):X}ABC"
-        message = {"id": ident, "chatId": body["chatId"], "body": body["text"], "fromMe": True}
+        message = {"id": ident, "chatId": body["chatId"], "body": body["text"], "fromMe": True,
+                   "timestamp": int(time.time())}
         self.accept(body)
         if not self.drop:
             self.messages.append(message)
-        return as_json(201, {"id": ident, "timestamp": int(time.time()), "body": body["text"]})
+        return as_json(201, {"id": ident, "timestamp": message["timestamp"], "body": body["text"],
+                             "fromMe": True})
 
 
 class FakeWhapi(FakeService):
-    """Whapi.Cloud: POST /messages/text with a Bearer token, {to, body}."""
+    """Whapi.Cloud sendMessageText: POST /messages/text, Authorization: Bearer, {to, body}
+    required; answers SentMessage {sent: bool, message?}; errors Error {code, message,
+    details?}."""
 
     def __init__(self, token: str):
         super().__init__()
         self.token = token
+        self.not_sent = False  # SentMessage.sent is a boolean: the schema allows false
+        self.messages: list[dict] = []
 
     def too_many(self, seconds: float) -> Answer:
+        # Whapi documents no 429 form; the generic one: Retry-After (RFC 9110 10.2.3).
         return as_json(429, {"error": {"code": 429, "message": "Too many requests"}},
                        {"Retry-After": str(math.ceil(seconds))})
 
     def handle(self, request: Request) -> Answer:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return as_json(401, {"error": {"code": 401, "message": "Unauthorized"}})
-        if urlsplit(request.path).path != "/messages/text":
+        path = urlsplit(request.path).path
+        if request.method == "GET" and re.fullmatch(r"/messages/list/[^/]+", path):
+            chat = unquote(path.rsplit("/", 1)[1])
+            mine = [m for m in self.messages if m["chat_id"] == chat][::-1]
+            return as_json(200, {"messages": mine, "count": len(mine), "total": len(mine)})
+        if request.method != "POST" or path != "/messages/text":
             return as_json(404, {"error": {"code": 404, "message": "Not found"}})
         body = body_json(request)
-        if not isinstance(body, dict) or not str(body.get("to", "")).endswith("@newsletter"):
-            return as_json(400, {"error": {"code": 400, "message": "Parameter 'to' is invalid"}})
-        if not isinstance(body.get("body"), str) or utf16(body["body"]) > 4096:
+        if not isinstance(body, dict) or not body.get("to"):
+            return as_json(400, {"error": {"code": 400, "message": "Parameter 'to' is required"}})
+        # No documented limit; Meta's 4096, counted in UTF-16 units (the larger count).
+        if not isinstance(body.get("body"), str) or not 1 <= utf16(body["body"]) <= 4096:
             return as_json(400, {"error": {"code": 400, "message": "Parameter 'body' is invalid",
                                            "details": "must be 1 to 4096 characters"}})
+        if self.not_sent:
+            return as_json(200, {"sent": False})
+        message = {"id": f"Wh{next(self.ids)}xyz", "chat_id": body["to"], "from_me": True,
+                   "type": "text", "text": {"body": body["body"]}}
         self.accept(body)
-        return as_json(200, {"sent": True, "message": {"id": f"Wh{next(self.ids)}xyz",
-                                                      "chat_id": body["to"], "from_me": True,
-                                                      "text": {"body": body["body"]}}})
+        self.messages.append(message)
+        return as_json(200, {"sent": True, "message": message})
 
 
 # --- Slack ------------------------------------------------------------------------------
 
 _SLACK_ANGLE = re.compile(r"<(?:https?://[^<>|\s]+(?:\|[^<>]*)?|[@#!][^<>]*)>")
 _SLACK_ENTITY = re.compile(r"&(amp|lt|gt);")
+# Text object reference, `verbatim`: "When set to false (as is default) URLs will be
+# auto-converted into links, conversation names will be link-ified, and certain mentions
+# will be automatically parsed." The fake takes the plain words as those mentions.
+_SLACK_PLAIN_MENTION = re.compile(r"(?<![\w\u2060])@(channel|here|everyone)\b", re.I)
+_SLACK_SPECIAL = re.compile(r"<!(channel|here|everyone)(?:\|[^<>]*)?>")
 
 
 def slack_check_mrkdwn(text: str) -> None:
-    """A raw < or & in mrkdwn must start a link/mention or an entity."""
+    """Formatting reference: "Slack uses &, <, and > as control characters ... you
+    should replace the character with its corresponding HTML entity". A raw < or &
+    must start a link, a mention or one of those three entities. Slack would render
+    a stray one rather than refuse it: this check is stricter than the service."""
     rest = _SLACK_ANGLE.sub("", text)
     if "<" in rest or ">" in rest:
         raise ValueError("unescaped < or > in mrkdwn")
@@ -222,8 +319,18 @@ def slack_check_mrkdwn(text: str) -> None:
         raise ValueError("unescaped & in mrkdwn")
 
 
+def slack_pings(text: str, verbatim: bool) -> list[str]:
+    """Who a text would notify: <!channel>-style always; plain @channel unless verbatim."""
+    pings = [m.group(1).lower() for m in _SLACK_SPECIAL.finditer(text)]
+    if not verbatim:
+        pings += [m.group(1).lower() for m in _SLACK_PLAIN_MENTION.finditer(text)]
+    return pings
+
+
 class FakeSlack(FakeService):
-    """Incoming webhook: 200 "ok"; plain-text errors; 429 with Retry-After."""
+    """Incoming webhook: 200 "ok"; errors as plain text (changelog 2016-05-17: 400
+    invalid_payload, 403 action_prohibited, 404 channel_not_found, 410
+    channel_is_archived, 500 rollup_error); 429 with Retry-After (rate-limits page)."""
 
     PATH = "/services/T000/B000/XXXXXXXXXXXXXXXX"
 
@@ -235,40 +342,52 @@ class FakeSlack(FakeService):
         body = body_json(request)
         if not isinstance(body, dict) or not (body.get("text") or body.get("blocks")):
             return as_text(400, "no_text")
+        pings = slack_pings(str(body.get("text") or ""), verbatim=False)
         for block in body.get("blocks") or []:
             text = (block.get("text") or {}) if block.get("type") == "section" else None
             if text is None or text.get("type") not in ("mrkdwn", "plain_text"):
                 return as_text(400, "invalid_blocks")
-            if not 1 <= len(text.get("text", "")) <= 3000:
+            # Text object: "The minimum length is 1 and maximum length is 3000 characters"
+            # (counted here in UTF-16 units, the larger count).
+            if not 1 <= utf16(text.get("text", "")) <= 3000:
                 return as_text(400, "invalid_blocks")
             if text["type"] == "mrkdwn":
                 try:
                     slack_check_mrkdwn(text["text"])
                 except ValueError:
                     return as_text(400, "invalid_blocks")
-        self.accept(body)
+                pings += slack_pings(text["text"], verbatim=text.get("verbatim") is True)
+        self.accept({**body, "pings": pings})
         return as_text(200, "ok")
 
 
 # --- Discord ----------------------------------------------------------------------------
 
 class FakeDiscord(FakeService):
-    """Execute Webhook: POST /api/webhooks/{id}/{token}?wait=true -> the message."""
+    """Execute Webhook (webhook.mdx): POST /api/webhooks/{id}/{token}?wait=true -> the
+    message; 204 without wait. Error codes from opcodes-and-status-codes.mdx."""
 
     PATH = "/api/webhooks/123456789012345678/tok-en_XYZ"
 
     def too_many(self, seconds: float) -> Answer:
+        # rate-limits.mdx: "a HTTP 429 response code with a JSON body" {message,
+        # retry_after (float seconds), global}, and a Retry-After header.
         return as_json(429, {"message": "You are being rate limited.", "retry_after": seconds,
                              "global": False}, {"Retry-After": str(math.ceil(seconds))})
 
     def handle(self, request: Request) -> Answer:
         parts = urlsplit(request.path)
-        if parts.path != self.PATH:
+        webhook = re.fullmatch(r"/api/webhooks/(\d+)/([^/]+)", parts.path)
+        if not webhook or webhook.group(1) != self.PATH.split("/")[3]:
+            # 10015 Unknown Webhook: "you should not attempt to use it again".
             return as_json(404, {"message": "Unknown Webhook", "code": 10015})
+        if parts.path != self.PATH:
+            return as_json(401, {"message": "Invalid Webhook Token", "code": 50027})
         body = body_json(request)
         if not isinstance(body, dict) or not (body.get("content") or body.get("embeds")):
             return as_json(400, {"message": "Cannot send an empty message", "code": 50006})
-        if len(body.get("content") or "") > 2000:
+        # content "up to 2000 characters" (the unit is not documented: UTF-16 here).
+        if utf16(body.get("content") or "") > 2000:
             return as_json(400, {"message": "Invalid Form Body", "code": 50035, "errors": {
                 "content": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH",
                                          "message": "Must be 2000 or fewer in length."}]}}})
@@ -280,4 +399,5 @@ class FakeDiscord(FakeService):
 
 
 def strip_zwsp(text: str) -> str:
-    return text.replace(ZWSP, "")
+    """What a reader sees: the invisible characters gone."""
+    return "".join(ch for ch in text if ch not in INVISIBLE)

@@ -28,7 +28,7 @@ def env(tmp_path, redis_url, services):
     config = write_config(tmp_path / "distributor.toml", channels=[
         {"name": "tg", "type": "telegram", "base_url": telegram.url(), "chat_id": TG_CHAT,
          "token": TG_TOKEN, "sections": ["Asia"]},
-        {"name": "dc", "type": "discord", "url": discord.url(FakeDiscord.PATH + "x"),
+        {"name": "dc", "type": "discord", "url": discord.url("/api/webhooks/1/deleted"),
          "rate": "5/m"},
     ])
     return settings_env(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", redis_url,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
+from urllib.parse import urlsplit
 
 import requests
 from pydantic import BaseModel, ConfigDict
@@ -104,9 +105,11 @@ def retry_after_header(response: requests.Response) -> float | None:
 
 
 def post_json(http: requests.Session, url: str, timeout: float, **kwargs: Any) -> requests.Response:
-    """POST and translate transport failures into our errors (the edge)."""
+    """POST and translate transport failures into our errors (the edge). Redirects are
+    never followed: requests would turn a 301/302/303 into a GET without the body, carry
+    the secret headers to the new place and report its 2xx as our post's."""
     try:
-        return http.post(url, timeout=timeout, **kwargs)
+        return http.post(url, timeout=timeout, allow_redirects=False, **kwargs)
     except requests.Timeout:
         raise TransientError("timed out") from None
     except requests.ConnectionError as exc:
@@ -120,6 +123,7 @@ def check_status(response: requests.Response, error_text: str | None = None) -> 
     status = response.status_code
     if 200 <= status < 300:
         return
+    check_moved(response)
     text = error_text if error_text is not None else response.text[:300]
     if status == 429:
         raise TransientError(f"429 rate limited: {text}", retry_after=retry_after_header(response))
@@ -128,6 +132,15 @@ def check_status(response: requests.Response, error_text: str | None = None) -> 
     if status in (404, 410):
         raise PermanentError(f"{status}: endpoint gone: {text}", disable=True)
     raise PermanentError(f"{status}: {text}")
+
+
+def check_moved(response: requests.Response) -> None:
+    """A 3xx fails the post: the configured URL is out of date."""
+    if 300 <= response.status_code < 400:
+        target = urlsplit(response.headers.get("Location", ""))
+        # Only the scheme and host: the path may hold a token (Telegram's /bot<token>/).
+        where = f" (to {target.scheme}://{target.netloc})" if target.netloc else ""
+        raise PermanentError(f"{response.status_code}: the service moved{where}: update the URL")
 
 
 def json_body(response: requests.Response) -> Any:

@@ -27,7 +27,7 @@ from distributor.channels.adapters.base import (
     post_json,
     retry_after_header,
 )
-from distributor.errors import TransientError
+from distributor.errors import PermanentError, TransientError
 from distributor.states import PostState
 
 
@@ -41,6 +41,9 @@ class DiscordOptions(Options):
     def _url(cls, value: SecretStr) -> SecretStr:
         http_url(value.get_secret_value())
         return value
+
+
+INVALID_TOKEN = 50027  # "Invalid Webhook Token"
 
 
 def with_wait(url: str) -> str:
@@ -82,6 +85,11 @@ class DiscordAdapter(ChannelAdapter):
             retry_after = float(wait) if isinstance(wait, int | float) else retry_after_header(
                 response)
             raise TransientError(f"429 rate limited: {text}", retry_after=retry_after)
+        if response.status_code in (401, 403) or data.get("code") == INVALID_TOKEN:
+            # Discord asks senders to stop after a token becomes invalid: each 401/403
+            # counts towards its Cloudflare ban.
+            raise PermanentError(f"{response.status_code}: credentials refused: {text}",
+                                 disable=True)
         check_status(response, text)
         remote_id = data.get("id")
         return Receipt(remote_id=str(remote_id) if remote_id else None, state=PostState.SENT,

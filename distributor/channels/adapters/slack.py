@@ -24,6 +24,7 @@ from distributor.channels.adapters.base import (
     mask_url,
     post_json,
 )
+from distributor.channels.adapters.formats import slack_plain
 from distributor.states import PostState
 
 FALLBACK_MAX = 3000
@@ -55,8 +56,10 @@ class SlackAdapter(ChannelAdapter):
         title = str(message.article.get("title") or "")
         fallback = f"{title} {message.article.get('url') or ''}".strip()[:FALLBACK_MAX]
         return {
-            "text": fallback.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
-            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": message.text}}],
+            "text": slack_plain(fallback),
+            # verbatim: Slack parses no plain @channel/@here itself; our links are explicit <url>.
+            "blocks": [{"type": "section",
+                        "text": {"type": "mrkdwn", "text": message.text, "verbatim": True}}],
             "unfurl_links": self.options.unfurl,
             "unfurl_media": self.options.unfurl,
         }

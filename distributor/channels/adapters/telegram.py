@@ -3,7 +3,8 @@
 `POST {base_url}/bot{token}/sendMessage` with {chat_id, text, parse_mode: HTML,
 link_preview_options}. Errors come as {"ok": false, "error_code", "description",
 "parameters": {"retry_after"}}. A 400 "can't parse entities" is sent once more as
-plain text (the same words without markup) inside the same `send`.
+plain text (the same words without markup, links as "label: url") inside the same
+`send`. A 401 or 403 (token revoked, bot kicked) disables the channel.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from distributor.channels.adapters.base import (
     post_json,
     retry_after_header,
 )
-from distributor.channels.adapters.formats import html_to_plain
+from distributor.channels.adapters.formats import html_to_plain_with_links, utf16_length
 from distributor.errors import PermanentError, TransientError
 from distributor.states import PostState
 
@@ -55,6 +56,19 @@ class TelegramOptions(Options):
         return value
 
 
+def plain_text(text: str, limit: int) -> str:
+    """The HTML as plain text with its link URLs; when the URLs make it too long, the
+    lines before the last (the link line) are cut."""
+    plain = html_to_plain_with_links(text)
+    if utf16_length(plain) <= limit:
+        return plain
+    head, _, last = plain.rpartition("\n")
+    room = limit - utf16_length(last) - 2
+    while head and utf16_length(head) > room:
+        head = head[:-max(1, (utf16_length(head) - room) // 2)]
+    return f"{head.rstrip()}\u2026\n{last}" if head else last[:limit]
+
+
 class TelegramAdapter(ChannelAdapter):
     type: ClassVar[str] = "telegram"
     Options = TelegramOptions
@@ -70,7 +84,7 @@ class TelegramAdapter(ChannelAdapter):
     def payload(self, message: Outgoing, plain: bool = False) -> dict[str, Any]:
         body: dict[str, Any] = {"chat_id": self.options.chat_id}
         if plain:
-            body["text"] = html_to_plain(message.text)
+            body["text"] = plain_text(message.text, self.limits.max_length)
         else:
             body["text"], body["parse_mode"] = message.text, "HTML"
         if not self.options.link_preview:
@@ -102,6 +116,10 @@ class TelegramAdapter(ChannelAdapter):
             retry_after = float(wait) if isinstance(wait, int | float) else retry_after_header(
                 response)
             raise TransientError(f"429 rate limited: {description}", retry_after=retry_after)
+        if response.status_code in (401, 403):
+            # 401: the token was revoked; 403: the bot was kicked or is no member of the chat.
+            raise PermanentError(f"{response.status_code}: credentials refused: {description}",
+                                 disable=True)
         if parameters.get("migrate_to_chat_id"):
             raise PermanentError(f"{response.status_code}: {description} (the chat moved: "
                                  f"set chat_id = {parameters['migrate_to_chat_id']})")

@@ -26,7 +26,7 @@ from distributor.channels.adapters.base import (
     newsletter_chat_id,
     post_json,
 )
-from distributor.errors import DeliveryError
+from distributor.errors import DeliveryError, PermanentError, TransientError
 from distributor.states import PostState
 
 VERIFY_LAST = 20  # messages read back when verifying
@@ -69,6 +69,35 @@ def same_message(sent: str, seen: str) -> bool:
     return sent == seen or sent.rsplit("_", 1)[-1] == seen.rsplit("_", 1)[-1]
 
 
+SESSION_NOT_READY = "WhatsApp session not ready"
+
+
+def error_text(response: requests.Response) -> str:
+    """WAHA errors: NestJS {"statusCode", "message"} or {"error", "session", "status"}."""
+    body = json_body(response)
+    if isinstance(body, dict):
+        words = body.get("message") or body.get("error")
+        if isinstance(words, list):  # NestJS validation: a list of what is wrong
+            words = "; ".join(str(w) for w in words)
+        if words:
+            state = f" (session status {body['status']})" if body.get("status") else ""
+            return f"{words}{state}"[:300]
+    return response.text[:300]
+
+
+def check_answer(response: requests.Response) -> None:
+    """A session that is starting, waiting for its QR scan or not started (a WAHA
+    restart) is temporary: 422 "Session status is not as expected…" and 404 "We didn't
+    find a session…". A refused key disables the channel until an operator acts."""
+    status, text = response.status_code, error_text(response)
+    if status == 422 and "status is not as expected" in text.lower() or \
+            status == 404 and "find a session" in text.lower():
+        raise TransientError(f"{SESSION_NOT_READY}: {status}: {text}")
+    if status == 401:
+        raise PermanentError(f"401: credentials refused (check api_key): {text}", disable=True)
+    check_status(response, text)
+
+
 class WahaAdapter(ChannelAdapter):
     type: ClassVar[str] = "waha"
     Options = WahaOptions
@@ -91,7 +120,7 @@ class WahaAdapter(ChannelAdapter):
     def send(self, message: Outgoing) -> Receipt:
         response = post_json(self.http, self.endpoint(), self.timeout,
                              json=self.payload(message), headers=self.headers())
-        check_status(response)
+        check_answer(response)
         remote_id = message_id(json_body(response))
         details = answer(response)
         if not self.options.verify:
@@ -109,6 +138,7 @@ class WahaAdapter(ChannelAdapter):
                f"/messages")
         try:
             response = self.http.get(url, timeout=self.timeout, headers=self.headers(),
+                                     allow_redirects=False,
                                      params={"limit": VERIFY_LAST, "downloadMedia": "false"})
             check_status(response)
         except (requests.RequestException, DeliveryError) as exc:

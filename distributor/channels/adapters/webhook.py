@@ -18,10 +18,11 @@ from distributor.channels.adapters.base import (
     Options,
     Outgoing,
     Receipt,
-    check_status,
+    check_moved,
     post_json,
+    retry_after_header,
 )
-from distributor.errors import PermanentError
+from distributor.errors import PermanentError, TransientError
 
 
 class WebhookOptions(Options):
@@ -39,17 +40,42 @@ class WebhookOptions(Options):
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
-            secret_bytes(value.get_secret_value())
+            size = len(secret_bytes(value.get_secret_value()))
+            if not SECRET_MIN <= size <= SECRET_MAX:
+                raise ValueError(f"secret must decode to {SECRET_MIN} to {SECRET_MAX} bytes "
+                                 f"(Standard Webhooks), not {size}")
         return value
 
 
+# Standard Webhooks: "Between 24 bytes (192 bits) and 64 bytes (512 bits)".
+SECRET_MIN, SECRET_MAX = 24, 64
+
+
 def secret_bytes(secret: str) -> bytes:
-    """A Standard Webhooks secret is 'whsec_' + base64; a bare base64 string is taken too."""
-    encoded = secret.removeprefix("whsec_")
+    """A Standard Webhooks secret is 'whsec_' + base64 (padding optional, as the
+    reference library takes it); a bare base64 string is taken too. Never empty."""
+    encoded = secret.removeprefix("whsec_").strip()
     try:
-        return base64.b64decode(encoded, validate=True)
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except ValueError:
         raise ValueError("secret must be whsec_ followed by base64") from None
+    if not key:
+        raise ValueError("secret must not be empty")
+    return key
+
+
+def check_answer(response) -> None:
+    """Standard Webhooks: 2xx is success, 410 Gone disables the endpoint, a 3xx
+    is a failure to fix in the URL; every other answer (404 and 4xx included) is
+    retried on the backoff schedule until the channel's max_age."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    check_moved(response)
+    text = response.text[:300]
+    if status == 410:
+        raise PermanentError(f"410: endpoint gone: {text}", disable=True)
+    raise TransientError(f"{status}: {text}", retry_after=retry_after_header(response))
 
 
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
@@ -123,5 +149,5 @@ class WebhookAdapter(ChannelAdapter):
             headers["webhook-signature"] = sign(self.secret, message.idempotency_key,
                                                 timestamp, body)
         response = post_json(self.http, self.url, self.timeout, data=body, headers=headers)
-        check_status(response)
+        check_answer(response)
         return Receipt(remote_id=response.headers.get("X-Request-Id"))

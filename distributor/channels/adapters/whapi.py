@@ -2,7 +2,7 @@
 
 `POST {base_url}/messages/text` with `Authorization: Bearer <token>`; body
 {to, body}. The answer {"sent": true, "message": {"id": …}} means the gateway
-took it: the post is recorded `accepted`.
+took it: the post is recorded `accepted`; a 2xx without `sent: true` is tried again.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from distributor.channels.adapters.base import (
     newsletter_chat_id,
     post_json,
 )
+from distributor.errors import PermanentError, TransientError
 from distributor.states import PostState
 
 
@@ -63,8 +64,15 @@ class WhapiAdapter(ChannelAdapter):
                    "Accept": "application/json"}
         response = post_json(self.http, self.endpoint(), self.timeout,
                              json=self.payload(message), headers=headers)
-        check_status(response, _error_text(response))
+        text = _error_text(response)
+        if response.status_code == 401:
+            raise PermanentError(f"401: credentials refused (check token): {text}", disable=True)
+        check_status(response, text)
         body = json_body(response)
+        if not isinstance(body, dict) or body.get("sent") is not True:
+            # SentMessage.sent is the gateway's own word on whether it went.
+            raise TransientError(f"{response.status_code}: Whapi did not send it "
+                                 f"(sent is not true): {response.text[:200]}")
         remote_id = None
         if isinstance(body, dict) and isinstance(body.get("message"), dict):
             remote_id = body["message"].get("id")
