@@ -72,11 +72,13 @@ class DeliveryError(DistributorError):
 
 
 class TransientError(DeliveryError):
-    """Worth another try; ``retry_after`` is the peer's own wait in seconds, if it gave one."""
+    """Worth another try; ``retry_after`` is the peer's own wait in seconds, if it gave one;
+    ``maybe_sent`` when the request went out and no answer came (the peer may have it)."""
 
-    def __init__(self, message: str, retry_after: float | None = None):
+    def __init__(self, message: str, retry_after: float | None = None, maybe_sent: bool = False):
         super().__init__(message)
         self.retry_after = retry_after
+        self.maybe_sent = maybe_sent
 
 
 class PermanentError(DeliveryError):

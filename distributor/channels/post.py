@@ -10,7 +10,7 @@ from typing import Protocol
 import requests
 
 from distributor.channels.adapters import adapter_class
-from distributor.channels.adapters.base import Outgoing, idempotency_key
+from distributor.channels.adapters.base import Outgoing, ReadsBack, idempotency_key
 from distributor.channels.text import render_channel_text
 from distributor.config import ChannelConfig, Settings
 from distributor.errors import PermanentError, TransientError
@@ -28,6 +28,11 @@ class Limiter(Protocol):
 
     def hold(self, channel: ChannelConfig, seconds: float) -> None:
         """Nobody posts to this channel for `seconds`: the service asked us to wait."""
+
+
+# How a post's error begins when its last request went out unanswered: the next try
+# asks the channel first where the adapter can (find_posted), so the post is not doubled.
+MAYBE_SENT = "maybe sent"
 
 
 @dataclass
@@ -68,7 +73,7 @@ def run_post(db: Database, settings: Settings, http: requests.Session, post_id: 
             post.attempts -= 1
             return PostResult(Outcome.RETRY, retry_in=wait)
         article = session.get(Article, post.article_id).payload()
-        created_at, attempts = post.created_at, post.attempts
+        created_at, attempts, last_error = post.created_at, post.attempts, post.error or ""
 
     def outcome(**values) -> None:
         with db.session() as session:
@@ -86,8 +91,12 @@ def run_post(db: Database, settings: Settings, http: requests.Session, post_id: 
         cls = adapter_class(channel.type)
         adapter = cls(channel.name, channel.base_url or cls.default_base_url, channel.options,
                       http, settings.http_timeout)
-        receipt = adapter.send(Outgoing(post_id, idempotency_key(post.article_id, channel.name),
-                                        text, article))
+        message = Outgoing(post_id, idempotency_key(post.article_id, channel.name), text, article)
+        receipt = None
+        if last_error.startswith(MAYBE_SENT) and isinstance(adapter, ReadsBack):
+            receipt = adapter.find_posted(message)  # the last try may have gone: look first
+        if receipt is None:
+            receipt = adapter.send(message)
     except TransientError as exc:
         age = (now - created_at).total_seconds()
         if age > channel.max_age:
@@ -99,8 +108,9 @@ def run_post(db: Database, settings: Settings, http: requests.Session, post_id: 
             limiter.hold(channel, delay)  # the wait is the channel's, not this post's alone
         if delay is None:
             delay = backoff(attempts, settings.channel_retry_base)
-        outcome(state=PostState.RETRYING, error=str(exc), next_attempt_at=now + timedelta(seconds=delay))
-        return PostResult(Outcome.RETRY, retry_in=delay, error=str(exc))
+        error = f"{MAYBE_SENT}: {exc}" if exc.maybe_sent else str(exc)
+        outcome(state=PostState.RETRYING, error=error, next_attempt_at=now + timedelta(seconds=delay))
+        return PostResult(Outcome.RETRY, retry_in=delay, error=error)
     except PermanentError as exc:
         outcome(state=PostState.FAILED, error=str(exc))
         if exc.disable:

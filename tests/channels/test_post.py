@@ -174,3 +174,45 @@ def test_revoked_credentials_disable_the_channel_until_a_test_works(setup, teleg
     telegram.kicked = False  # the operator added the bot back
     assert send_test(db, settings, requests.Session(), "tg")["reenabled"] is True
     assert overview(db, settings)[0]["state"] == "enabled"
+
+
+@pytest.mark.parametrize("kind", ["waha", "whapi"])
+def test_a_timeout_after_the_gateway_took_the_post_does_not_post_it_twice(setup, limiter,
+                                                                           kind):
+    from tests.channels.cases import WHAPI_TOKEN
+    from tests.channels.fakes import FakeWhapi
+    from tests.peers import wait_for
+
+    make = (lambda: FakeWaha(WAHA_KEY)) if kind == "waha" else (lambda: FakeWhapi(WHAPI_TOKEN))
+    with make() as fake:
+        secret = {"api_key": WAHA_KEY} if kind == "waha" else {"token": WHAPI_TOKEN}
+        settings, db = setup([{"name": "wa", "type": kind, "base_url": fake.url(),
+                               "chat_id": NEWSLETTER, "rate": "60/s", **secret}])
+        settings = settings.model_copy(update={"http_timeout": 0.3})
+        [post_id] = publish(settings, db)
+        fake.delay = 0.8  # the gateway takes the message, but answers too late
+        first = run_post(db, settings, requests.Session(), post_id, limiter=limiter)
+        assert first.state == "retry" and "may have gone" in first.error
+        wait_for(lambda: fake.posts, timeout=5, what="the gateway to take the message")
+        fake.delay = 0.0
+
+        later = post_row(db, post_id).next_attempt_at + timedelta(seconds=1)
+        second = run_post(db, settings, requests.Session(), post_id, limiter=limiter, now=later)
+        assert second.state == ("confirmed" if kind == "waha" else "accepted")
+        assert len(fake.posts) == 1, "posted twice after a timeout"
+        assert post_row(db, post_id).remote_id == fake.messages[0]["id"]
+
+
+def test_a_timeout_before_anything_was_taken_posts_again(setup, limiter):
+    with FakeWaha(WAHA_KEY) as waha:
+        settings, db = setup([{"name": "wa", "type": "waha", "base_url": waha.url(),
+                               "chat_id": NEWSLETTER, "api_key": WAHA_KEY, "rate": "60/s"}])
+        settings = settings.model_copy(update={"http_timeout": 0.3})
+        [post_id] = publish(settings, db)
+        waha.answer_next((504, {}, b"gateway timeout"))  # nothing taken
+        assert run_post(db, settings, requests.Session(), post_id, limiter=limiter).state == \
+            "retry"
+        later = post_row(db, post_id).next_attempt_at + timedelta(seconds=1)
+        assert run_post(db, settings, requests.Session(), post_id, limiter=limiter,
+                        now=later).state == "accepted"
+        assert len(waha.posts) == 1 and [r.method for r in waha.requests] == ["POST", "POST"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import requests
@@ -87,6 +87,14 @@ class Adapter(Protocol):
     def send(self, message: Outgoing) -> Receipt: ...
 
 
+@runtime_checkable
+class ReadsBack(Protocol):
+    """An adapter that can tell whether a post already reached the channel (WAHA, Whapi)."""
+
+    def find_posted(self, message: Outgoing) -> Receipt | None:
+        """The post if the channel shows it; None when not, or when that cannot be told."""
+
+
 def retry_after_header(response: requests.Response) -> float | None:
     value = response.headers.get("Retry-After")
     if value is None:
@@ -110,8 +118,11 @@ def post_json(http: requests.Session, url: str, timeout: float, **kwargs: Any) -
     the secret headers to the new place and report its 2xx as our post's."""
     try:
         return http.post(url, timeout=timeout, allow_redirects=False, **kwargs)
+    except requests.ConnectTimeout:
+        raise TransientError("timed out connecting (nothing was sent)") from None
     except requests.Timeout:
-        raise TransientError("timed out") from None
+        raise TransientError("timed out waiting for the answer (the post may have gone)",
+                             maybe_sent=True) from None
     except requests.ConnectionError as exc:
         raise TransientError(f"connection failed: {type(exc).__name__}") from None
     except requests.RequestException as exc:

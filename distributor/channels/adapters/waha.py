@@ -4,6 +4,8 @@
 linkPreview}. A 2xx means the gateway took the message, not that WhatsApp
 delivered it: the post is recorded `accepted`. With `verify = true` the adapter
 reads the channel's last messages back and records `confirmed` or `unconfirmed`.
+After a timeout (the gateway may have taken the message) the next try reads the
+channel first and does not post again when the message is there.
 """
 
 from __future__ import annotations
@@ -128,11 +130,8 @@ class WahaAdapter(ChannelAdapter):
         state, seen = self.verify(remote_id)
         return Receipt(remote_id=remote_id, state=state, details={**details, "verify": seen})
 
-    def verify(self, remote_id: str | None) -> tuple[PostState, str]:
-        """Read the channel's last messages back: ('confirmed'|'unconfirmed', why). Never
-        raises: the message was already handed over, so a failure here must not resend it."""
-        if not remote_id:
-            return PostState.UNCONFIRMED, "the gateway gave no message id"
+    def recent(self) -> list[dict[str, Any]] | str:
+        """The channel's last messages, or why they could not be read. Never raises."""
         chat = quote(self.options.chat_id, safe="@")
         url = (f"{self.base_url}/api/{quote(self.options.session, safe='')}/chats/{chat}"
                f"/messages")
@@ -142,12 +141,34 @@ class WahaAdapter(ChannelAdapter):
                                      params={"limit": VERIFY_LAST, "downloadMedia": "false"})
             check_status(response)
         except (requests.RequestException, DeliveryError) as exc:
-            return PostState.UNCONFIRMED, f"reading back failed: {type(exc).__name__}: {exc}"[:300]
+            return f"reading back failed: {type(exc).__name__}: {exc}"[:300]
         messages = json_body(response)
         if not isinstance(messages, list):
-            return PostState.UNCONFIRMED, "the gateway did not answer with a list of messages"
+            return "the gateway did not answer with a list of messages"
+        return [m for m in messages if isinstance(m, dict)]
+
+    def verify(self, remote_id: str | None) -> tuple[PostState, str]:
+        """Read the channel's last messages back: ('confirmed'|'unconfirmed', why). Never
+        raises: the message was already handed over, so a failure here must not resend it."""
+        if not remote_id:
+            return PostState.UNCONFIRMED, "the gateway gave no message id"
+        messages = self.recent()
+        if isinstance(messages, str):
+            return PostState.UNCONFIRMED, messages
         for item in messages:
             seen = message_id(item)
             if seen and same_message(remote_id, seen):
                 return PostState.CONFIRMED, f"found among the last {len(messages)} messages"
         return PostState.UNCONFIRMED, f"not among the last {len(messages)} messages"
+
+    def find_posted(self, message: Outgoing) -> Receipt | None:
+        """After a timeout: the message if the channel already shows it (ours, same text),
+        else None (also when the channel cannot be read: the caller posts again)."""
+        messages = self.recent()
+        if isinstance(messages, str):
+            return None
+        for item in messages:
+            if item.get("fromMe") is not False and item.get("body") == message.text:
+                return Receipt(remote_id=message_id(item), state=PostState.CONFIRMED,
+                               details={"found": "in the channel after a timeout: not sent again"})
+        return None

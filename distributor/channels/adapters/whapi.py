@@ -8,6 +8,7 @@ took it: the post is recorded `accepted`; a 2xx without `sent: true` is tried ag
 from __future__ import annotations
 
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import requests
 from pydantic import SecretStr, field_validator
@@ -45,6 +46,9 @@ class WhapiOptions(Options):
         return value
 
 
+LOOK_BACK = 20  # messages read back after a timeout
+
+
 class WhapiAdapter(ChannelAdapter):
     type: ClassVar[str] = "whapi"
     Options = WhapiOptions
@@ -59,11 +63,28 @@ class WhapiAdapter(ChannelAdapter):
     def payload(self, message: Outgoing) -> dict[str, Any]:
         return {"to": self.options.chat_id, "body": message.text}
 
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.options.token.get_secret_value()}",
+                "Accept": "application/json"}
+
+    def find_posted(self, message: Outgoing) -> Receipt | None:
+        """After a timeout: the message if the chat's last messages hold it (ours, same
+        text), else None, also when they cannot be read (the caller posts again)."""
+        url = f"{self.base_url}/messages/list/{quote(self.options.chat_id, safe='@')}"
+        try:
+            response = self.http.get(url, timeout=self.timeout, headers=self.headers(),
+                                     params={"count": LOOK_BACK}, allow_redirects=False)
+        except requests.RequestException:
+            return None
+        found = _posted(json_body(response), message.text) if response.ok else None
+        if found is None:
+            return None
+        return Receipt(remote_id=str(found.get("id") or "") or None, state=PostState.ACCEPTED,
+                       details={"found": "in the chat after a timeout: not sent again"})
+
     def send(self, message: Outgoing) -> Receipt:
-        headers = {"Authorization": f"Bearer {self.options.token.get_secret_value()}",
-                   "Accept": "application/json"}
         response = post_json(self.http, self.endpoint(), self.timeout,
-                             json=self.payload(message), headers=headers)
+                             json=self.payload(message), headers=self.headers())
         text = _error_text(response)
         if response.status_code == 401:
             raise PermanentError(f"401: credentials refused (check token): {text}", disable=True)
@@ -78,6 +99,16 @@ class WhapiAdapter(ChannelAdapter):
             remote_id = body["message"].get("id")
         return Receipt(remote_id=str(remote_id) if remote_id else None, state=PostState.ACCEPTED,
                        details=answer(response))
+
+
+def _posted(body: Any, text: str) -> dict[str, Any] | None:
+    """In a GET /messages/list/{ChatID} answer: our message with this text."""
+    messages = body.get("messages") if isinstance(body, dict) else None
+    for item in messages if isinstance(messages, list) else []:
+        if isinstance(item, dict) and item.get("from_me") is not False and \
+                isinstance(item.get("text"), dict) and item["text"].get("body") == text:
+            return item
+    return None
 
 
 def _error_text(response: requests.Response) -> str:
