@@ -46,6 +46,14 @@ class PostState(StrEnum):
     FAILED = "failed"
 
 
+class ChannelStatus(StrEnum):
+    """What `channels list` says of a channel (derived, not a column of its own)."""
+
+    ENABLED = "enabled"
+    DISABLED = "disabled"  # its endpoint is gone (404/410)
+    PAUSED = "paused"  # its credentials were refused
+
+
 class DeliveryState(StrEnum):
     SENT = "sent"
     DEFERRED = "deferred"  # a 4xx: tried again with the batch's next try

@@ -13,10 +13,10 @@ from distributor.channels.adapters import adapter_class
 from distributor.channels.adapters.base import Outgoing, ReadsBack, idempotency_key
 from distributor.channels.text import render_channel_text
 from distributor.config import ChannelConfig, Settings
-from distributor.errors import PermanentError, TransientError
+from distributor.errors import CredentialsRefused, PermanentError, TransientError
 from distributor.outbox import leases
 from distributor.outbox.retry import backoff
-from distributor.states import Outcome, PostState
+from distributor.states import ChannelStatus, Outcome, PostState
 from distributor.store import Article, ChannelPost, ChannelState, Database
 
 
@@ -42,11 +42,26 @@ class PostResult:
     error: str | None = None
 
 
-def disable_channel(db: Database, name: str, reason: str) -> None:
+# A paused channel is stored as a disabled one whose reason begins so (no column of its
+# own); `channels test` and `failures retry` enable both.
+PAUSED = "paused: "
+
+
+def disable_channel(db: Database, name: str, reason: str, paused: bool = False) -> None:
     with db.session() as session:
         state = session.get(ChannelState, name) or ChannelState(name=name)
-        state.disabled, state.reason = True, reason
+        state.disabled, state.reason = True, (PAUSED if paused else "") + reason
         session.add(state)
+
+
+def channel_status(state: ChannelState | None) -> tuple[ChannelStatus, str | None]:
+    """(enabled | disabled | paused, why) of a channel's stored state."""
+    if state is None or not state.disabled:
+        return ChannelStatus.ENABLED, None
+    reason = state.reason or ""
+    if reason.startswith(PAUSED):
+        return ChannelStatus.PAUSED, reason.removeprefix(PAUSED)
+    return ChannelStatus.DISABLED, reason
 
 
 def run_post(db: Database, settings: Settings, http: requests.Session, post_id: int,
@@ -62,7 +77,8 @@ def run_post(db: Database, settings: Settings, http: requests.Session, post_id: 
         if channel is None:
             why = f"channel {post.channel!r} is no longer configured"
         elif state is not None and state.disabled:
-            why = f"channel {post.channel!r} is disabled: {state.reason}"
+            status, reason = channel_status(state)
+            why = f"channel {post.channel!r} is {status}: {reason}"
         if why:
             post.state, post.error, post.lease_until = PostState.FAILED, why, None
             return PostResult(Outcome.FAILED, error=why)
@@ -114,7 +130,8 @@ def run_post(db: Database, settings: Settings, http: requests.Session, post_id: 
     except PermanentError as exc:
         outcome(state=PostState.FAILED, error=str(exc))
         if exc.disable:
-            disable_channel(db, channel.name, str(exc))
+            disable_channel(db, channel.name, str(exc),
+                            paused=isinstance(exc, CredentialsRefused))
         return PostResult(Outcome.FAILED, error=str(exc))
     except Exception as exc:  # a broken template must fail this post, not the queue
         error = f"{type(exc).__name__}: {exc}"

@@ -9,7 +9,7 @@ import pytest
 
 from distributor.channels.adapters.base import Outgoing
 from distributor.channels.text import render_channel
-from distributor.errors import PermanentError, TransientError
+from distributor.errors import CredentialsRefused, PermanentError, TransientError
 from tests.channels.cases import (
     NASTY_SUMMARY,
     NASTY_TITLE,
@@ -149,7 +149,7 @@ def test_revoked_credentials_disable_the_channel_with_the_service_words(plain_se
             fake.token = "another-token"
         with pytest.raises(PermanentError) as caught:
             send(plain_settings, channel_of(case_type, keys))
-    assert caught.value.disable
+    assert isinstance(caught.value, CredentialsRefused) and caught.value.disable
     assert "credentials refused" in str(caught.value)
     words = {"telegram": "Unauthorized", "discord": "Invalid Webhook Token",
              "waha": "Unauthorized", "whapi": "Unauthorized"}[case_type]

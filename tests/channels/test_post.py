@@ -167,7 +167,7 @@ def test_revoked_credentials_disable_the_channel_until_a_test_works(setup, teleg
     result = run_post(db, settings, requests.Session(), first, limiter=limiter)
     assert result.state == "failed"
     [row] = overview(db, settings)
-    assert row["state"] == "disabled" and "bot was kicked" in row["reason"]
+    assert row["state"] == "paused" and "bot was kicked" in row["reason"]
     assert run_post(db, settings, requests.Session(), second, limiter=limiter).state == "failed"
     assert len(telegram.requests) == 1, "later posts must not knock on a closed door"
 

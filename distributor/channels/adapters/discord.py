@@ -27,7 +27,7 @@ from distributor.channels.adapters.base import (
     post_json,
     retry_after_header,
 )
-from distributor.errors import PermanentError, TransientError
+from distributor.errors import CredentialsRefused, TransientError
 from distributor.states import PostState
 
 
@@ -88,8 +88,7 @@ class DiscordAdapter(ChannelAdapter):
         if response.status_code in (401, 403) or data.get("code") == INVALID_TOKEN:
             # Discord asks senders to stop after a token becomes invalid: each 401/403
             # counts towards its Cloudflare ban.
-            raise PermanentError(f"{response.status_code}: credentials refused: {text}",
-                                 disable=True)
+            raise CredentialsRefused(f"{response.status_code}: credentials refused: {text}")
         check_status(response, text)
         remote_id = data.get("id")
         return Receipt(remote_id=str(remote_id) if remote_id else None, state=PostState.SENT,

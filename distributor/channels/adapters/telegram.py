@@ -27,7 +27,7 @@ from distributor.channels.adapters.base import (
     retry_after_header,
 )
 from distributor.channels.adapters.formats import html_to_plain_with_links, utf16_length
-from distributor.errors import PermanentError, TransientError
+from distributor.errors import CredentialsRefused, PermanentError, TransientError
 from distributor.states import PostState
 
 _CHAT_ID = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-100\d{5,})$")
@@ -118,8 +118,7 @@ class TelegramAdapter(ChannelAdapter):
             raise TransientError(f"429 rate limited: {description}", retry_after=retry_after)
         if response.status_code in (401, 403):
             # 401: the token was revoked; 403: the bot was kicked or is no member of the chat.
-            raise PermanentError(f"{response.status_code}: credentials refused: {description}",
-                                 disable=True)
+            raise CredentialsRefused(f"{response.status_code}: credentials refused: {description}")
         if parameters.get("migrate_to_chat_id"):
             raise PermanentError(f"{response.status_code}: {description} (the chat moved: "
                                  f"set chat_id = {parameters['migrate_to_chat_id']})")

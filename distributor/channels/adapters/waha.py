@@ -28,7 +28,7 @@ from distributor.channels.adapters.base import (
     newsletter_chat_id,
     post_json,
 )
-from distributor.errors import DeliveryError, PermanentError, TransientError
+from distributor.errors import CredentialsRefused, DeliveryError, TransientError
 from distributor.states import PostState
 
 VERIFY_LAST = 20  # messages read back when verifying
@@ -96,7 +96,7 @@ def check_answer(response: requests.Response) -> None:
             status == 404 and "find a session" in text.lower():
         raise TransientError(f"{SESSION_NOT_READY}: {status}: {text}")
     if status == 401:
-        raise PermanentError(f"401: credentials refused (check api_key): {text}", disable=True)
+        raise CredentialsRefused(f"401: credentials refused (check api_key): {text}")
     check_status(response, text)
 
 

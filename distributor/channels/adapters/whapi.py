@@ -25,7 +25,7 @@ from distributor.channels.adapters.base import (
     newsletter_chat_id,
     post_json,
 )
-from distributor.errors import PermanentError, TransientError
+from distributor.errors import CredentialsRefused, TransientError
 from distributor.states import PostState
 
 
@@ -87,7 +87,7 @@ class WhapiAdapter(ChannelAdapter):
                              json=self.payload(message), headers=self.headers())
         text = _error_text(response)
         if response.status_code == 401:
-            raise PermanentError(f"401: credentials refused (check token): {text}", disable=True)
+            raise CredentialsRefused(f"401: credentials refused (check token): {text}")
         check_status(response, text)
         body = json_body(response)
         if not isinstance(body, dict) or body.get("sent") is not True:
