@@ -100,6 +100,7 @@ class FakeTelegram(FakeService):
         super().__init__()
         self.token, self.chat_id = token, chat_id
         self.kicked = False  # the bot was removed from the channel
+        self.images: set[str] = set()  # photo URLs Telegram's servers can fetch
 
     @staticmethod
     def error(code: int, description: str, **parameters) -> Answer:
@@ -115,7 +116,7 @@ class FakeTelegram(FakeService):
         return self.error(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
 
     def handle(self, request: Request) -> Answer:
-        match = re.fullmatch(r"/bot([^/]+)/sendMessage", urlsplit(request.path).path)
+        match = re.fullmatch(r"/bot([^/]+)/(sendMessage|sendPhoto)", urlsplit(request.path).path)
         if not match:
             return self.error(404, "Not Found")
         if match.group(1) != self.token:
@@ -123,10 +124,12 @@ class FakeTelegram(FakeService):
         if self.kicked:
             return self.error(403, "Forbidden: bot was kicked from the channel chat")
         body = body_json(request)
+        if isinstance(body, dict) and str(body.get("chat_id")) != self.chat_id:
+            return self.error(400, "Bad Request: chat not found")
+        if match.group(2) == "sendPhoto":
+            return self.photo(body)
         if not isinstance(body, dict) or not isinstance(body.get("text"), str):
             return self.error(400, "Bad Request: message text is empty")
-        if str(body.get("chat_id")) != self.chat_id:
-            return self.error(400, "Bad Request: chat not found")
         text, links = body["text"], []
         if body.get("parse_mode") == "HTML":
             try:
@@ -139,8 +142,29 @@ class FakeTelegram(FakeService):
             return self.error(400, "Bad Request: message text is empty")
         if utf16(text) > 4096:
             return self.error(400, "Bad Request: message is too long")
+        return self.sent({**body, "visible": text, "links": links})
+
+    def photo(self, body) -> Answer:
+        """sendPhoto: photo "Pass an HTTP URL as a String for Telegram to get a photo from
+        the Internet"; caption "0-1024 characters after entities parsing"."""
+        if not isinstance(body, dict) or not isinstance(body.get("photo"), str):
+            return self.error(400, "Bad Request: there is no photo in the request")
+        if body["photo"] not in self.images:
+            return self.error(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        caption, links = body.get("caption") or "", []
+        if body.get("parse_mode") == "HTML":
+            try:
+                caption = telegram_parse(caption, links)
+            except ValueError as exc:
+                return self.error(400, f"Bad Request: can't parse entities: {exc}")
+        if utf16(caption) > 1024:
+            return self.error(400, "Bad Request: message caption is too long")
+        return self.sent({**body, "visible": caption, "links": links})
+
+    def sent(self, record: dict) -> Answer:
         message_id = next(self.ids)
-        self.accept({**body, "visible": text, "links": links, "message_id": message_id})
+        text = record["visible"]
+        self.accept({**record, "message_id": message_id})
         return as_json(200, {"ok": True, "result": {
             "message_id": message_id, "date": int(time.time()), "text": text,
             "chat": {"id": -1001234567890, "type": "channel"}}})

@@ -75,7 +75,9 @@ def test_telegram_link_preview_points_at_the_article_or_is_off(telegram):
     telegram_adapter(telegram, link_preview=False, silent=True).send(Outgoing(1, "k", "hi",
                                                                               ARTICLE))
     first, second = (r.json() for r in telegram.requests)
-    assert first["link_preview_options"] == {"url": "https://news.example.org/x"}
+    assert first["link_preview_options"] == {"url": "https://news.example.org/x",
+                                             "prefer_large_media": True,
+                                             "show_above_text": True}
     assert second["link_preview_options"] == {"is_disabled": True}
     assert second["disable_notification"] is True
 
@@ -146,3 +148,38 @@ def test_whapi_sent_false_is_not_recorded_as_accepted():
             adapter.send(Outgoing(1, "k", "hello", ARTICLE))
         whapi.not_sent = False
         assert adapter.send(Outgoing(1, "k", "hello", ARTICLE)).state == "accepted"
+
+
+PICTURED = {"url": "https://news.example.org/x", "title": "T", "summary": "S",
+            "image_url": "https://cdn.example.org/x.jpg", "section": "Asia"}
+
+
+def test_telegram_image_posts_the_photo_with_the_text_as_its_caption(telegram, plain_settings):
+    from distributor.channels.text import render_channel
+
+    telegram.images.add(PICTURED["image_url"])
+    channel = channel_of("telegram", {"base_url": telegram.url(), "chat_id": TG_CHAT,
+                                      "token": TG_TOKEN, "media": "image", "silent": True})
+    long = {**PICTURED, "summary": "word " * 2000}
+    rendered = render_channel(plain_settings, channel, long)
+    receipt = adapter_for(channel).send(Outgoing(1, "k", rendered.text, long))
+
+    [sent] = telegram.posts
+    assert sent["photo"] == PICTURED["image_url"] and sent["disable_notification"] is True
+    assert len(sent["visible"]) <= 1024 and sent["links"] == [PICTURED["url"]]
+    assert receipt.remote_id and telegram.requests[0].path.endswith("/sendPhoto")
+
+
+def test_telegram_an_unreachable_or_missing_image_falls_back_to_text(telegram):
+    adapter = telegram_adapter(telegram, media="image")
+    receipt = adapter.send(Outgoing(1, "k", "<b>T</b>", PICTURED))  # Telegram cannot fetch it
+    assert [r.path.rsplit("/", 1)[1] for r in telegram.requests] == ["sendPhoto",
+                                                                     "sendMessage"]
+    assert "photo was refused" in receipt.details["note"]
+    adapter.send(Outgoing(1, "k", "<b>T</b>", {**PICTURED, "image_url": None}))
+    assert telegram.requests[-1].path.endswith("/sendMessage") and len(telegram.posts) == 2
+
+
+def test_telegram_media_none_turns_the_preview_off(telegram):
+    telegram_adapter(telegram, media="none").send(Outgoing(1, "k", "hi", PICTURED))
+    assert telegram.posts[0]["link_preview_options"] == {"is_disabled": True}

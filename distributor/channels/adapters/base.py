@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import requests
 from pydantic import BaseModel, ConfigDict
 
-from distributor.errors import PermanentError, TransientError
+from distributor.errors import DeliveryError, PermanentError, TransientError
 from distributor.states import PostState
 
 
@@ -22,6 +22,26 @@ class Options(BaseModel):
     """Base of each adapter's type-specific config keys."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+# How a post shows the article's picture: the service's link preview, the image itself
+# (the text as its caption), or neither.
+Media = Literal["preview", "image", "none"]
+
+
+def image_of(options: Any, article: dict[str, Any]) -> str | None:
+    """The image to post, when the channel posts images and the article has one."""
+    if getattr(options, "media", None) == "image" and article.get("image_url"):
+        return str(article["image_url"])
+    return None
+
+
+def text_instead(exc: DeliveryError) -> bool:
+    """After an image post failed: may the same words go as text? Not when the channel
+    is gone or paused, the service asked us to wait, or the image post may have gone."""
+    if isinstance(exc, PermanentError):
+        return not exc.disable
+    return isinstance(exc, TransientError) and exc.retry_after is None and not exc.maybe_sent
 
 
 @dataclass(frozen=True)
@@ -57,6 +77,15 @@ class ChannelAdapter:
     the worker's shared HTTP pool. Subclasses add limits, Options and `send`."""
 
     default_base_url: ClassVar[str | None] = None
+    limits: ClassVar[Limits]
+    caption_max: ClassVar[int | None] = None  # an image's caption limit, if it has one
+
+    @classmethod
+    def text_limits(cls, options: Any, article: dict[str, Any]) -> Limits:
+        """The limit this post's text must fit: a caption's when it goes with an image."""
+        if cls.caption_max is not None and image_of(options, article):
+            return Limits(min(cls.limits.max_length, cls.caption_max), cls.limits.format)
+        return cls.limits
 
     def __init__(self, name: str, base_url: str | None, options: Any,
                  http: requests.Session, timeout: float) -> None:
@@ -77,6 +106,9 @@ class Adapter(Protocol):
 
     def __init__(self, name: str, base_url: str | None, options: Any,
                  http: requests.Session, timeout: float) -> None: ...
+
+    @classmethod
+    def text_limits(cls, options: Any, article: dict[str, Any]) -> Limits: ...
 
     def payload(self, message: Outgoing) -> dict[str, Any]:
         """The JSON body `send` posts (for previews; holds no secret)."""
