@@ -363,6 +363,41 @@ class FakeSlack(FakeService):
 
 # --- Discord ----------------------------------------------------------------------------
 
+# Webhook messages may set only these flags (webhook.mdx, Execute Webhook "flags"):
+# SUPPRESS_EMBEDS 1<<2, SUPPRESS_NOTIFICATIONS 1<<12, IS_COMPONENTS_V2 1<<15.
+DISCORD_WEBHOOK_FLAGS = (1 << 2) | (1 << 12) | (1 << 15)
+# Embed limits (message.mdx "Embed Limits"): title 256, description 4096, author name 256,
+# all text together 6000, at most 10 embeds.
+_EMBED_LIMITS = {"title": 256, "description": 4096}
+
+
+def discord_form_errors(body: dict) -> str | None:
+    """The first field Discord would refuse, or None."""
+    if int(body.get("flags") or 0) & ~DISCORD_WEBHOOK_FLAGS:
+        return "flags"
+    embeds = body.get("embeds") or []
+    if not isinstance(embeds, list) or len(embeds) > 10:
+        return "embeds"
+    total = 0
+    for i, item in enumerate(embeds):
+        for key, most in _EMBED_LIMITS.items():
+            total += len(item.get(key) or "")
+            if len(item.get(key) or "") > most:
+                return f"embeds.{i}.{key}"
+        author = (item.get("author") or {}).get("name") or ""
+        total += len(author)
+        if len(author) > 256:
+            return f"embeds.{i}.author.name"
+        for key in ("url",):
+            if key in item and not str(item[key]).startswith(("http://", "https://")):
+                return f"embeds.{i}.{key}"
+        image = (item.get("image") or {}).get("url")
+        if image is not None and not str(image).startswith(("http://", "https://",
+                                                             "attachment://")):
+            return f"embeds.{i}.image.url"
+    return "embeds" if total > 6000 else None
+
+
 class FakeDiscord(FakeService):
     """Execute Webhook (webhook.mdx): POST /api/webhooks/{id}/{token}?wait=true -> the
     message; 204 without wait. Error codes from opcodes-and-status-codes.mdx."""
@@ -391,6 +426,10 @@ class FakeDiscord(FakeService):
             return as_json(400, {"message": "Invalid Form Body", "code": 50035, "errors": {
                 "content": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH",
                                          "message": "Must be 2000 or fewer in length."}]}}})
+        wrong = discord_form_errors(body)
+        if wrong:
+            return as_json(400, {"message": "Invalid Form Body", "code": 50035,
+                                 "errors": {wrong: {"_errors": [{"code": "INVALID"}]}}})
         self.accept(body)
         if parse_qs(parts.query).get("wait") != ["true"]:
             return 204, {}, b""

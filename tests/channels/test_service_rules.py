@@ -183,3 +183,37 @@ def test_telegram_an_unreachable_or_missing_image_falls_back_to_text(telegram):
 def test_telegram_media_none_turns_the_preview_off(telegram):
     telegram_adapter(telegram, media="none").send(Outgoing(1, "k", "hi", PICTURED))
     assert telegram.posts[0]["link_preview_options"] == {"is_disabled": True}
+
+
+def discord_adapter(server, **keys):
+    from tests.channels.fakes import FakeDiscord
+
+    return adapter_for(channel_of("discord", {"url": server.url(FakeDiscord.PATH), **keys}))
+
+
+@pytest.fixture()
+def discord():
+    from tests.channels.fakes import FakeDiscord
+
+    with FakeDiscord() as server:
+        yield server
+
+
+def test_discord_image_is_an_embed_and_the_link_is_not_unfurled_twice(discord):
+    text = "**T**\n\nS\n\nhttps://news.example.org/x"
+    discord_adapter(discord, media="image", silent=True).send(Outgoing(1, "k", text, PICTURED))
+    [sent] = discord.posts
+    assert sent["embeds"] == [{"title": "T", "url": PICTURED["url"], "color": 0x1F6FEB,
+                               "image": {"url": PICTURED["image_url"]},
+                               "author": {"name": "Asia"}}]
+    assert sent["content"].endswith("<https://news.example.org/x>")
+    assert sent["flags"] == 1 << 12  # SUPPRESS_NOTIFICATIONS: a silent post
+
+
+def test_discord_without_an_image_posts_text_and_none_suppresses_embeds(discord):
+    discord_adapter(discord, media="image").send(Outgoing(1, "k", "t https://x.org/a",
+                                                          {**PICTURED, "image_url": None}))
+    discord_adapter(discord, media="none").send(Outgoing(1, "k", "t", PICTURED))
+    first, second = discord.posts
+    assert "embeds" not in first and "flags" not in first
+    assert second["flags"] == 1 << 2  # SUPPRESS_EMBEDS

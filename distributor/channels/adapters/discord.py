@@ -16,12 +16,14 @@ from pydantic import SecretStr, field_validator
 from distributor.channels.adapters.base import (
     ChannelAdapter,
     Limits,
+    Media,
     Options,
     Outgoing,
     Receipt,
     answer,
     check_status,
     http_url,
+    image_of,
     json_body,
     mask_url,
     post_json,
@@ -35,6 +37,8 @@ class DiscordOptions(Options):
     url: SecretStr  # the webhook URL is the credential
     username: str | None = None
     avatar_url: str | None = None
+    media: Media = "preview"
+    silent: bool = False  # SUPPRESS_NOTIFICATIONS
 
     @field_validator("url")
     @classmethod
@@ -44,12 +48,26 @@ class DiscordOptions(Options):
 
 
 INVALID_TOKEN = 50027  # "Invalid Webhook Token"
+# Message flags a webhook may set (message.mdx): no link embeds; no push or desktop ping.
+SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS = 1 << 2, 1 << 12
+EMBED_COLOUR = 0x1F6FEB
 
 
 def with_wait(url: str) -> str:
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query) if k != "wait"] + [("wait", "true")]
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def embed(article: dict[str, Any], image: str) -> dict[str, Any]:
+    """The article as a rich embed (limits from message.mdx: title 256, author name 256)."""
+    out: dict[str, Any] = {"title": str(article.get("title") or "")[:256],
+                           "color": EMBED_COLOUR, "image": {"url": image}}
+    if article.get("url"):
+        out["url"] = str(article["url"])
+    if article.get("section"):
+        out["author"] = {"name": str(article["section"])[:256]}
+    return out
 
 
 class DiscordAdapter(ChannelAdapter):
@@ -64,8 +82,25 @@ class DiscordAdapter(ChannelAdapter):
     def endpoint(self) -> str:
         return mask_url(self.options.url.get_secret_value()) + "?wait=true"
 
+    @classmethod
+    def text_limits(cls, options: Any, article: dict[str, Any]) -> Limits:
+        if image_of(options, article):  # room for the <> that keep the link from a 2nd embed
+            return Limits(cls.limits.max_length - 2, cls.limits.format)
+        return cls.limits
+
     def payload(self, message: Outgoing) -> dict[str, Any]:
         body: dict[str, Any] = {"content": message.text, "allowed_mentions": {"parse": []}}
+        flags = SUPPRESS_NOTIFICATIONS if self.options.silent else 0
+        image = image_of(self.options, message.article)
+        if image:
+            body["embeds"] = [embed(message.article, image)]
+            url = str(message.article.get("url") or "")
+            if url:  # <url> is not unfurled: the embed above is the article's one picture
+                body["content"] = message.text.replace(url, f"<{url}>")
+        elif self.options.media == "none":
+            flags |= SUPPRESS_EMBEDS
+        if flags:
+            body["flags"] = flags
         if self.options.username:
             body["username"] = self.options.username
         if self.options.avatar_url:
