@@ -334,6 +334,18 @@ class FakeSlack(FakeService):
 
     PATH = "/services/T000/B000/XXXXXXXXXXXXXXXX"
 
+    def __init__(self):
+        super().__init__()
+        self.images: set[str] = set()  # image URLs Slack can download
+
+    def image_refusal(self, block: dict) -> Answer | None:
+        """Image block reference: image_url (at most 3000 characters) and alt_text (at most
+        2000) are required; an image Slack cannot download fails the message."""
+        url, alt = block.get("image_url"), block.get("alt_text")
+        if not url or not alt or len(url) > 3000 or len(alt) > 2000 or url not in self.images:
+            return as_text(400, "invalid_blocks")
+        return None
+
     def handle(self, request: Request) -> Answer:
         if urlsplit(request.path).path != self.PATH:
             return as_text(404, "no_service")
@@ -344,6 +356,11 @@ class FakeSlack(FakeService):
             return as_text(400, "no_text")
         pings = slack_pings(str(body.get("text") or ""), verbatim=False)
         for block in body.get("blocks") or []:
+            if block.get("type") == "image":
+                refused = self.image_refusal(block)
+                if refused:
+                    return refused
+                continue
             text = (block.get("text") or {}) if block.get("type") == "section" else None
             if text is None or text.get("type") not in ("mrkdwn", "plain_text"):
                 return as_text(400, "invalid_blocks")

@@ -217,3 +217,33 @@ def test_discord_without_an_image_posts_text_and_none_suppresses_embeds(discord)
     first, second = discord.posts
     assert "embeds" not in first and "flags" not in first
     assert second["flags"] == 1 << 2  # SUPPRESS_EMBEDS
+
+
+@pytest.fixture()
+def slack():
+    from tests.channels.fakes import FakeSlack
+
+    with FakeSlack() as server:
+        yield server
+
+
+def slack_adapter(server, **keys):
+    from tests.channels.fakes import FakeSlack
+
+    return adapter_for(channel_of("slack", {"url": server.url(FakeSlack.PATH), **keys}))
+
+
+def test_slack_image_is_an_image_block_and_an_unreachable_one_falls_back(slack):
+    slack.images.add(PICTURED["image_url"])
+    adapter = slack_adapter(slack, media="image")
+    adapter.send(Outgoing(1, "k", "*T*", PICTURED))
+    [sent] = slack.posts
+    assert sent["blocks"][0] == {"type": "image", "image_url": PICTURED["image_url"],
+                                 "alt_text": "T"}
+    assert sent["unfurl_links"] is False
+
+    slack.images.clear()  # Slack can no longer download it
+    receipt = adapter.send(Outgoing(1, "k", "*T*", PICTURED))
+    assert len(slack.requests) == 3 and len(slack.posts) == 2
+    assert [b["type"] for b in slack.posts[1]["blocks"]] == ["section"]
+    assert "without the image" in receipt.details["note"]
