@@ -92,7 +92,7 @@ def test_waha_sends_session_chat_text_and_link_preview_with_the_api_key(waha):
     request = waha.requests[0]
     assert request.headers["X-Api-Key"] == WAHA_KEY
     assert request.json() == {"session": "default", "chatId": NEWSLETTER, "text": "hello",
-                              "linkPreview": True}
+                              "linkPreview": True, "linkPreviewHighQuality": True}
     assert receipt.state == "accepted" and receipt.remote_id.startswith("true_")
 
 
@@ -247,3 +247,43 @@ def test_slack_image_is_an_image_block_and_an_unreachable_one_falls_back(slack):
     assert len(slack.requests) == 3 and len(slack.posts) == 2
     assert [b["type"] for b in slack.posts[1]["blocks"]] == ["section"]
     assert "without the image" in receipt.details["note"]
+
+
+def test_waha_image_sends_the_picture_with_a_caption_or_falls_back_to_text(waha):
+    waha.images.add(PICTURED["image_url"])
+    adapter = waha_adapter(waha, media="image")
+    assert adapter.send(Outgoing(1, "k", "*T*", PICTURED)).state == "accepted"
+    first = waha.requests[0].json()
+    assert waha.requests[0].path == "/api/sendImage" and first["caption"] == "*T*"
+    assert first["file"] == {"mimetype": "image/jpeg", "filename": "x.jpg",
+                             "url": PICTURED["image_url"]}
+
+    waha.images.clear()  # the gateway cannot download it
+    adapter.send(Outgoing(2, "k", "*T*", PICTURED))
+    assert [r.path for r in waha.requests[1:]] == ["/api/sendImage", "/api/sendText"]
+    assert waha.posts[-1]["text"] == "*T*" and len(waha.posts) == 2
+
+
+def test_waha_media_none_sends_no_link_preview(waha):
+    waha_adapter(waha, media="none").send(Outgoing(1, "k", "hi", PICTURED))
+    assert waha.posts[0]["linkPreview"] is False
+
+
+def test_whapi_image_or_preview_or_none():
+    with FakeWhapi(WHAPI_TOKEN) as whapi:
+        keys = {"base_url": whapi.url(), "chat_id": NEWSLETTER, "token": WHAPI_TOKEN}
+        whapi.images.add(PICTURED["image_url"])
+        adapter_for(channel_of("whapi", {**keys, "media": "image"})).send(
+            Outgoing(1, "k", "*T*", PICTURED))
+        adapter_for(channel_of("whapi", {**keys, "media": "image"})).send(
+            Outgoing(2, "k", "*T*", {**PICTURED, "image_url": "https://gone.example/x.png"}))
+        adapter_for(channel_of("whapi", keys)).send(Outgoing(3, "k", "*T*", PICTURED))
+        adapter_for(channel_of("whapi", {**keys, "media": "none"})).send(
+            Outgoing(4, "k", "*T*", PICTURED))
+    paths = [r.path for r in whapi.requests]
+    assert paths == ["/messages/image", "/messages/image", "/messages/text", "/messages/text",
+                     "/messages/text"]
+    image, fallback, preview, none = whapi.posts
+    assert image == {"to": NEWSLETTER, "media": PICTURED["image_url"], "caption": "*T*"}
+    assert fallback["body"] == "*T*" and preview["wide_link_preview"] is True
+    assert none["no_link_preview"] is True

@@ -10,8 +10,9 @@ channel first and does not post again when the message is there.
 
 from __future__ import annotations
 
+import mimetypes
 from typing import Any, ClassVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from pydantic import SecretStr, field_validator
@@ -19,14 +20,17 @@ from pydantic import SecretStr, field_validator
 from distributor.channels.adapters.base import (
     ChannelAdapter,
     Limits,
+    Media,
     Options,
     Outgoing,
     Receipt,
     answer,
     check_status,
+    image_of,
     json_body,
     newsletter_chat_id,
     post_json,
+    text_instead,
 )
 from distributor.errors import CredentialsRefused, DeliveryError, TransientError
 from distributor.states import PostState
@@ -39,6 +43,7 @@ class WahaOptions(Options):
     api_key: SecretStr
     session: str = "default"
     link_preview: bool = True
+    media: Media = "preview"
     verify: bool = False
 
     @field_validator("chat_id", mode="before")
@@ -104,6 +109,7 @@ class WahaAdapter(ChannelAdapter):
     type: ClassVar[str] = "waha"
     Options = WahaOptions
     limits: ClassVar[Limits] = Limits(max_length=4096, format="whatsapp")
+    caption_max: ClassVar[int | None] = 1024  # Meta: an image caption, "Maximum 1024 characters"
     default_base_url: ClassVar[str | None] = None
     default_rate: ClassVar[str] = "10/m"
     requires_base_url: ClassVar[bool] = True
@@ -116,12 +122,39 @@ class WahaAdapter(ChannelAdapter):
         return f"{self.base_url}/api/sendText"
 
     def payload(self, message: Outgoing) -> dict[str, Any]:
+        image = image_of(self.options, message.article)
+        if image:
+            return self.image_payload(message, image)
+        preview = self.options.link_preview and self.options.media == "preview"
         return {"session": self.options.session, "chatId": self.options.chat_id,
-                "text": message.text, "linkPreview": self.options.link_preview}
+                "text": message.text, "linkPreview": preview,
+                **({"linkPreviewHighQuality": True} if preview else {})}
+
+    def image_payload(self, message: Outgoing, image: str) -> dict[str, Any]:
+        """POST /api/sendImage: MessageImageRequest {session, chatId, file (RemoteFile
+        {mimetype, filename, url}), caption}."""
+        name = urlsplit(image).path.rsplit("/", 1)[-1] or "image.jpg"
+        mimetype = mimetypes.guess_type(name)[0] or "image/jpeg"
+        return {"session": self.options.session, "chatId": self.options.chat_id,
+                "file": {"mimetype": mimetype, "filename": name, "url": image},
+                "caption": message.text}
 
     def send(self, message: Outgoing) -> Receipt:
-        response = post_json(self.http, self.endpoint(), self.timeout,
-                             json=self.payload(message), headers=self.headers())
+        image = image_of(self.options, message.article)
+        if image:
+            try:
+                return self._send(message, f"{self.base_url}/api/sendImage",
+                                  self.image_payload(message, image))
+            except DeliveryError as exc:
+                if not text_instead(exc):
+                    raise
+            text = Outgoing(message.post_id, message.idempotency_key, message.text,
+                            {**message.article, "image_url": None})
+            return self._send(text, self.endpoint(), self.payload(text))
+        return self._send(message, self.endpoint(), self.payload(message))
+
+    def _send(self, message: Outgoing, url: str, body: dict[str, Any]) -> Receipt:
+        response = post_json(self.http, url, self.timeout, json=body, headers=self.headers())
         check_answer(response)
         remote_id = message_id(json_body(response))
         details = answer(response)

@@ -16,22 +16,26 @@ from pydantic import SecretStr, field_validator
 from distributor.channels.adapters.base import (
     ChannelAdapter,
     Limits,
+    Media,
     Options,
     Outgoing,
     Receipt,
     answer,
     check_status,
+    image_of,
     json_body,
     newsletter_chat_id,
     post_json,
+    text_instead,
 )
-from distributor.errors import CredentialsRefused, TransientError
+from distributor.errors import CredentialsRefused, DeliveryError, TransientError
 from distributor.states import PostState
 
 
 class WhapiOptions(Options):
     chat_id: str
     token: SecretStr
+    media: Media = "preview"
 
     @field_validator("chat_id", mode="before")
     @classmethod
@@ -53,6 +57,7 @@ class WhapiAdapter(ChannelAdapter):
     type: ClassVar[str] = "whapi"
     Options = WhapiOptions
     limits: ClassVar[Limits] = Limits(max_length=4096, format="whatsapp")
+    caption_max: ClassVar[int | None] = 1024  # Meta: an image caption, "Maximum 1024 characters"
     default_base_url: ClassVar[str | None] = "https://gate.whapi.cloud"
     default_rate: ClassVar[str] = "10/m"
     requires_base_url: ClassVar[bool] = False
@@ -61,7 +66,15 @@ class WhapiAdapter(ChannelAdapter):
         return f"{self.base_url}/messages/text"
 
     def payload(self, message: Outgoing) -> dict[str, Any]:
-        return {"to": self.options.chat_id, "body": message.text}
+        image = image_of(self.options, message.article)
+        if image:  # sendMessageImage: {to, media (a URL), caption}
+            return {"to": self.options.chat_id, "media": image, "caption": message.text}
+        body = {"to": self.options.chat_id, "body": message.text}
+        if self.options.media == "preview":
+            body["wide_link_preview"] = True  # "try to send the fullwidth link preview"
+        else:
+            body["no_link_preview"] = True
+        return body
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.options.token.get_secret_value()}",
@@ -83,8 +96,18 @@ class WhapiAdapter(ChannelAdapter):
                        details={"found": "in the chat after a timeout: not sent again"})
 
     def send(self, message: Outgoing) -> Receipt:
-        response = post_json(self.http, self.endpoint(), self.timeout,
-                             json=self.payload(message), headers=self.headers())
+        if image_of(self.options, message.article):
+            try:
+                return self._send(f"{self.base_url}/messages/image", self.payload(message))
+            except DeliveryError as exc:
+                if not text_instead(exc):
+                    raise
+            message = Outgoing(message.post_id, message.idempotency_key, message.text,
+                               {**message.article, "image_url": None})
+        return self._send(self.endpoint(), self.payload(message))
+
+    def _send(self, url: str, body: dict[str, Any]) -> Receipt:
+        response = post_json(self.http, url, self.timeout, json=body, headers=self.headers())
         text = _error_text(response)
         if response.status_code == 401:
             raise CredentialsRefused(f"401: credentials refused (check token): {text}")
