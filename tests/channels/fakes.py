@@ -89,6 +89,8 @@ class FakeService:
         self.forced.append(answer)
 
     def too_many(self, seconds: float) -> Answer:
+        # Slack (rate-limits page): "HTTP 429 Too Many Requests ... a Retry-After HTTP
+        # header containing the number of seconds until you can retry" (whole seconds).
         return as_text(429, "Too Many Requests", {"Retry-After": str(math.ceil(seconds))})
 
     def handle(self, request: Request) -> Answer:
