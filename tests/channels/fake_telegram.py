@@ -92,6 +92,28 @@ def telegram_parse(text: str, links: list[str] | None = None) -> str:
     return "".join(out)
 
 
+# LinkPreviewOptions (api.json): is_disabled, url, prefer_small_media, prefer_large_media,
+# show_above_text; all optional; url a String, the rest Boolean. disable_notification:
+# Boolean.
+_PREVIEW_FIELDS = {"is_disabled": bool, "url": str, "prefer_small_media": bool,
+                   "prefer_large_media": bool, "show_above_text": bool}
+
+
+def wrong_types(body: dict) -> str | None:
+    """What the Bot API would call a bad parameter type, or None."""
+    if "disable_notification" in body and not isinstance(body["disable_notification"], bool):
+        return "field \"disable_notification\" must be of type Boolean"
+    options = body.get("link_preview_options")
+    if options is None:
+        return None
+    if not isinstance(options, dict):
+        return "can't parse link preview options JSON object"
+    for key, value in options.items():
+        if key in _PREVIEW_FIELDS and not isinstance(value, _PREVIEW_FIELDS[key]):
+            return f"field \"{key}\" must be of type {_PREVIEW_FIELDS[key].__name__}"
+    return None
+
+
 class FakeTelegram(FakeService):
     """Bot API: POST /bot<token>/sendMessage; errors {"ok": false, "error_code",
     "description", "parameters": {"retry_after"}} (ResponseParameters)."""
@@ -126,6 +148,9 @@ class FakeTelegram(FakeService):
         body = body_json(request)
         if isinstance(body, dict) and str(body.get("chat_id")) != self.chat_id:
             return self.error(400, "Bad Request: chat not found")
+        wrong = wrong_types(body) if isinstance(body, dict) else None
+        if wrong:
+            return self.error(400, f"Bad Request: {wrong}")
         if match.group(2) == "sendPhoto":
             return self.photo(body)
         if not isinstance(body, dict) or not isinstance(body.get("text"), str):

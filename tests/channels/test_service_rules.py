@@ -287,3 +287,12 @@ def test_whapi_image_or_preview_or_none():
     assert image == {"to": NEWSLETTER, "media": PICTURED["image_url"], "caption": "*T*"}
     assert fallback["body"] == "*T*" and preview["wide_link_preview"] is True
     assert none["no_link_preview"] is True
+
+
+def test_the_plain_text_second_try_fits_the_limit_with_its_urls(telegram):
+    url = "https://news.example.org/" + "a" * 200
+    links = " ".join(f'<a href="{url}">see</a>' for _ in range(30))
+    text = f"<blink>x</blink> {'word ' * 700}{links}\n\n<a href=\"{url}\">Read the full story</a>"
+    telegram_adapter(telegram).send(Outgoing(1, "k", text, ARTICLE))
+    plain = telegram.posts[0]["visible"]
+    assert len(plain) <= 4096 and plain.endswith(f"Read the full story: {url}")

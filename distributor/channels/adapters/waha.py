@@ -165,7 +165,7 @@ class WahaAdapter(ChannelAdapter):
 
     def recent(self) -> list[dict[str, Any]] | str:
         """The channel's last messages, or why they could not be read. Never raises."""
-        chat = quote(self.options.chat_id, safe="@")
+        chat = quote(self.options.chat_id, safe="")  # WAHA docs: "escape @ in chatId with %40"
         url = (f"{self.base_url}/api/{quote(self.options.session, safe='')}/chats/{chat}"
                f"/messages")
         try:
