@@ -8,14 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tests.channels.fake_telegram import FakeTelegram
-from tests.channels.fakes import (
-    FakeDiscord,
-    FakeService,
-    FakeSlack,
-    FakeWaha,
-    FakeWhapi,
-    as_json,
-    as_text,
+from tests.channels.fake_webhooks import FakeDiscord, FakeSlack
+from tests.channels.fake_whatsapp import FakeWaha, FakeWhapi
+from tests.channels.fakes import FakeService, as_json, as_text
+from tests.channels.reading import (
     slack_blocks,
     strip_zwsp,
     whatsapp_blocks,

@@ -11,7 +11,9 @@ from distributor.channels.ratelimit import RedisLimiter
 from distributor.config import ChannelConfig, Settings
 from distributor.inbound.article import ingest
 from distributor.store import ChannelPost, Database
-from tests.channels.cases import CASES, IDS
+from tests.channels.cases import CASES, IDS, NEWSLETTER, TG_CHAT, TG_TOKEN, WAHA_KEY
+from tests.channels.fake_telegram import FakeTelegram
+from tests.channels.fake_whatsapp import FakeWaha
 
 
 @pytest.fixture(params=CASES, ids=IDS)
@@ -78,3 +80,25 @@ def limiter(redis_client):
 def post_row(db, post_id) -> ChannelPost:
     with db.session() as session:
         return session.get(ChannelPost, post_id)
+
+
+@pytest.fixture()
+def telegram():
+    with FakeTelegram(TG_TOKEN, TG_CHAT) as server:
+        yield server
+
+
+@pytest.fixture()
+def waha():
+    with FakeWaha(WAHA_KEY) as server:
+        yield server
+
+
+def telegram_adapter(server, **keys):
+    return adapter_for(channel_of("telegram", {"base_url": server.url(), "chat_id": TG_CHAT,
+                                               "token": TG_TOKEN, **keys}))
+
+
+def waha_adapter(server, **keys):
+    return adapter_for(channel_of("waha", {"base_url": server.url(), "chat_id": NEWSLETTER,
+                                           "api_key": WAHA_KEY, **keys}))

@@ -12,7 +12,7 @@ from distributor.cli import cli
 from tests.channels.cases import TG_CHAT, TG_TOKEN
 from tests.channels.conftest import publish
 from tests.channels.fake_telegram import FakeTelegram
-from tests.channels.fakes import FakeDiscord
+from tests.channels.fake_webhooks import FakeDiscord
 from tests.conftest import settings_env, write_config
 
 

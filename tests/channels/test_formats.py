@@ -20,7 +20,7 @@ from distributor.channels.adapters.formats import (
 from distributor.channels.shorten import ELLIPSIS, shorten
 from distributor.errors import TooLong
 from tests.channels.fake_telegram import telegram_parse
-from tests.channels.fakes import (
+from tests.channels.reading import (
     slack_blocks,
     slack_check_mrkdwn,
     slack_pings,

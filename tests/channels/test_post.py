@@ -16,7 +16,8 @@ from distributor.channels.post import run_post
 from tests.channels.cases import NEWSLETTER, TG_CHAT, TG_TOKEN, WAHA_KEY
 from tests.channels.conftest import post_row, publish
 from tests.channels.fake_telegram import FakeTelegram
-from tests.channels.fakes import FakeDiscord, FakeWaha
+from tests.channels.fake_webhooks import FakeDiscord
+from tests.channels.fake_whatsapp import FakeWaha
 
 
 @pytest.fixture()
@@ -180,7 +181,7 @@ def test_revoked_credentials_disable_the_channel_until_a_test_works(setup, teleg
 def test_a_timeout_after_the_gateway_took_the_post_does_not_post_it_twice(setup, limiter,
                                                                            kind):
     from tests.channels.cases import WHAPI_TOKEN
-    from tests.channels.fakes import FakeWhapi
+    from tests.channels.fake_whatsapp import FakeWhapi
     from tests.peers import wait_for
 
     make = (lambda: FakeWaha(WAHA_KEY)) if kind == "waha" else (lambda: FakeWhapi(WHAPI_TOKEN))
