@@ -93,3 +93,13 @@ def test_a_404_is_retried_until_max_age_and_leaves_the_channel_enabled(setup, re
                     now=created + timedelta(hours=2, seconds=1))
     assert last.state == "failed" and "gave up" in last.error
     assert overview(db, settings)[0]["state"] == "enabled"
+
+
+def test_the_webhook_id_never_holds_a_dot():
+    """Spec: the message id and timestamp should "not be allowed to include any `.`"."""
+    from distributor.channels.adapters.base import idempotency_key
+
+    assert idempotency_key(7, "ops-hook_2") == "msg_7_ops-hook_2"
+    dotted = idempotency_key(7, "ops.hook")
+    assert "." not in dotted and dotted != idempotency_key(7, "ops-hook")
+    assert dotted == idempotency_key(7, "ops.hook")

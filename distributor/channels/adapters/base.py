@@ -6,6 +6,7 @@ raises TransientError(retry_after=…) or PermanentError and the task decides.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
@@ -61,7 +62,11 @@ class Outgoing:
 
 
 def idempotency_key(article_id: int, channel: str) -> str:
-    """Stable per article and channel: receivers can drop a repeated post by it."""
+    """Stable per article and channel: receivers can drop a repeated post by it. Standard
+    Webhooks signs `id.timestamp.body`, so the id holds no '.' (nor anything but
+    [A-Za-z0-9_-]): a channel name that does is replaced by a digest of it."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", channel):
+        channel = hashlib.sha256(channel.encode()).hexdigest()[:16]
     return f"msg_{article_id}_{channel}"
 
 
