@@ -103,3 +103,14 @@ def test_the_webhook_id_never_holds_a_dot():
     dotted = idempotency_key(7, "ops.hook")
     assert "." not in dotted and dotted != idempotency_key(7, "ops-hook")
     assert dotted == idempotency_key(7, "ops.hook")
+
+
+def test_a_long_summary_is_cut_to_keep_the_body_under_20_kb(receiver):
+    """The spec recommends bodies "usually smaller than 20kb": a cut, not a refusal."""
+    article = {**ARTICLE, "summary": "한국어 문장 " * 5000, "body_html": "<p>x</p>" * 5000}
+    hook(receiver).send(Outgoing(1, "k", "text", article))
+    [request] = receiver.requests
+    sent = request.json()["article"]
+    assert len(request.body) <= 20_000 and "body_html" not in sent
+    assert sent["summary"].endswith("\u2026") and len(sent["summary"]) > 5000
+    assert article["summary"].startswith(sent["summary"][:-1])

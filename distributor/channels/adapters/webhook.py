@@ -107,6 +107,10 @@ def verify(secret: str, headers: dict[str, str], body: bytes, tolerance: int = 3
     raise ValueError("webhook-signature does not match")
 
 
+def _dumps(payload: dict) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 class WebhookAdapter(ChannelAdapter):
     type: ClassVar[str] = "webhook"
     Options = WebhookOptions
@@ -124,12 +128,21 @@ class WebhookAdapter(ChannelAdapter):
         return self.options.secret.get_secret_value() if self.options.secret else None
 
     def body(self, message: Outgoing) -> bytes:
+        """The JSON body, kept under the spec's recommended 20 kB: without body_html when
+        it is too big, then with the summary cut; refused only when even that is over."""
         payload = {"type": "article.published", "channel": self.name,
                    "text": message.text, "article": message.article}
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        body = _dumps(payload)
         if len(body) > self.limits.max_length:
             payload["article"] = {k: v for k, v in message.article.items() if k != "body_html"}
-            body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+            body = _dumps(payload)
+        raw = str(payload["article"].get("summary") or "").encode()
+        budget = len(raw) - (len(body) - self.limits.max_length) - 3  # 3: the ellipsis
+        while raw and budget > 0 and len(body) > self.limits.max_length:
+            cut = raw[:budget].decode(errors="ignore") + "\u2026"
+            payload["article"] = {**payload["article"], "summary": cut}
+            body = _dumps(payload)
+            budget -= max(1, len(body) - self.limits.max_length)  # JSON escapes cost more
         if len(body) > self.limits.max_length:
             raise PermanentError(f"payload is {len(body)} bytes, over {self.limits.max_length}")
         return body
