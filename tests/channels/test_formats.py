@@ -208,3 +208,14 @@ def test_line_start_quote_and_list_markup_is_neutralised(escape, line):
 def test_slack_mentions_cannot_ping():
     out = slack_mrkdwn("Hello @channel, @here and @everyone <!channel>")
     assert slack_pings(out, verbatim=False) == []
+
+
+def test_the_telegram_fake_reads_html_as_tdlib_does():
+    """Guards the oracle itself: a bare & or > is text, unknown named entities stay as
+    typed, tags are case-insensitive, span needs its class."""
+    assert telegram_parse("a & b > c &mdash; &#8212; &quot;") == 'a & b > c &mdash; \u2014 "'
+    assert telegram_parse("<B>x</b> <a href='u'>y</a>") == "x y"
+    with pytest.raises(ValueError, match="tg-spoiler"):
+        telegram_parse("<span>x</span>")
+    with pytest.raises(ValueError, match="Unsupported start tag"):
+        telegram_parse("a < b")

@@ -217,3 +217,21 @@ def test_a_timeout_before_anything_was_taken_posts_again(setup, limiter):
         assert run_post(db, settings, requests.Session(), post_id, limiter=limiter,
                         now=later).state == "accepted"
         assert len(waha.posts) == 1 and [r.method for r in waha.requests] == ["POST", "POST"]
+
+
+def test_failures_retry_resumes_a_paused_channel_and_its_post_goes(setup, telegram, limiter):
+    from distributor.monitor.failures import retry
+    from distributor.outbox.wake import MemoryDispatcher
+
+    settings, db = setup([tg_channel(telegram, rate="60/s")])
+    [post_id] = publish(settings, db)
+    telegram.kicked = True
+    assert run_post(db, settings, requests.Session(), post_id, limiter=limiter).state == "failed"
+    assert overview(db, settings)[0]["state"] == "paused"
+
+    telegram.kicked = False
+    dispatcher = MemoryDispatcher()
+    retry(db, dispatcher, f"post:{post_id}")
+    assert dispatcher.ids("channels.post") == [post_id]
+    assert overview(db, settings)[0]["state"] == "enabled"
+    assert run_post(db, settings, requests.Session(), post_id, limiter=limiter).state == "sent"
