@@ -39,7 +39,9 @@ class FakeSlack(FakeService):
         body = body_json(request)
         if not isinstance(body, dict) or not (body.get("text") or body.get("blocks")):
             return as_text(400, "no_text")
-        pings = slack_pings(str(body.get("text") or ""), verbatim=False)
+        # The top-level text (notifications) has no verbatim switch; with nothing better
+        # documented, the fake grants the word joiner there (unverified).
+        pings = slack_pings(str(body.get("text") or ""), verbatim=False, joiner_defuses=True)
         for block in body.get("blocks") or []:
             if block.get("type") == "image":
                 refused = self.image_refusal(block)

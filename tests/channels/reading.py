@@ -96,9 +96,13 @@ def slack_check_mrkdwn(text: str) -> None:
         raise ValueError("unescaped & in mrkdwn")
 
 
-def slack_pings(text: str, verbatim: bool) -> list[str]:
-    """Who a text would notify: <!channel>-style always; plain @channel unless verbatim."""
+def slack_pings(text: str, verbatim: bool, joiner_defuses: bool = False) -> list[str]:
+    """Who a text would notify: <!channel>-style always; plain @channel unless verbatim.
+    Whether an invisible WORD JOINER after the @ stops Slack's parser is not documented:
+    unless told (`joiner_defuses`), the reading takes the side that it does not."""
     pings = [m.group(1).lower() for m in _SLACK_SPECIAL.finditer(text)]
+    if not joiner_defuses:
+        text = text.replace("\u2060", "")
     if not verbatim:
         pings += [m.group(1).lower() for m in _SLACK_PLAIN_MENTION.finditer(text)]
     return pings

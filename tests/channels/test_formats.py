@@ -207,7 +207,7 @@ def test_line_start_quote_and_list_markup_is_neutralised(escape, line):
 
 def test_slack_mentions_cannot_ping():
     out = slack_mrkdwn("Hello @channel, @here and @everyone <!channel>")
-    assert slack_pings(out, verbatim=False) == []
+    assert slack_pings(out, verbatim=False, joiner_defuses=True) == []
 
 
 def test_the_telegram_fake_reads_html_as_tdlib_does():
