@@ -24,6 +24,7 @@ class FakeWaha(FakeService):
         self.drop = False  # take messages but never deliver them (what gateways may do)
         self.messages: list[dict] = []
         self.images: set[str] = set()  # image URLs the gateway can download
+        self.core = False  # WAHA Core: sendImage is a Plus feature
 
     def too_many(self, seconds: float) -> Answer:
         # WAHA itself has no rate limiter (no throttler in its src/); a proxy in front
@@ -95,6 +96,11 @@ class FakeWaha(FakeService):
         refused = self.session_answer(body["session"])
         if refused:
             return refused
+        if self.core:
+            # src/core/exceptions.ts: AvailableInPlusVersion extends UnprocessableEntityException.
+            return as_json(422, {"statusCode": 422, "error": "Unprocessable Entity", "message": (
+                "The feature is available only in Plus version. Check this out: "
+                "https://waha.devlike.pro/")})
         if file["url"] not in self.images:
             return as_json(500, {"statusCode": 500, "message": "Failed to download the file"})
         caption = body.get("caption") or ""

@@ -139,3 +139,11 @@ def test_whapi_image_or_preview_or_none():
     assert image == {"to": NEWSLETTER, "media": PICTURED["image_url"], "caption": "*T*"}
     assert fallback["body"] == "*T*" and preview["wide_link_preview"] is True
     assert none["no_link_preview"] is True
+
+
+def test_waha_core_has_no_images_and_posts_text_without_disabling(waha):
+    waha.core = True
+    waha.images.add(PICTURED["image_url"])
+    receipt = waha_adapter(waha, media="image").send(Outgoing(1, "k", "*T*", PICTURED))
+    assert receipt.state == "accepted"
+    assert [r.path for r in waha.requests] == ["/api/sendImage", "/api/sendText"]
