@@ -114,7 +114,7 @@ def preview(db: Database, settings: Settings, name: str, guid: str) -> dict[str,
     adapter = make_adapter(channel, requests.Session(), settings.http_timeout)
     message = Outgoing(0, idempotency_key(article_id, name), rendered.text, article)
     return {"channel": name, "type": channel.type, "format": rendered.format,
-            "endpoint": adapter.endpoint(), "length": rendered.length, "limit": rendered.limit,
+            "endpoint": adapter.endpoint(message), "length": rendered.length, "limit": rendered.limit,
             "shortened": rendered.shortened, "text": rendered.text,
             "payload": adapter.payload(message)}
 

@@ -147,3 +147,10 @@ def test_waha_core_has_no_images_and_posts_text_without_disabling(waha):
     receipt = waha_adapter(waha, media="image").send(Outgoing(1, "k", "*T*", PICTURED))
     assert receipt.state == "accepted"
     assert [r.path for r in waha.requests] == ["/api/sendImage", "/api/sendText"]
+
+
+def test_the_preview_names_the_endpoint_an_image_post_goes_to(telegram):
+    adapter = telegram_adapter(telegram, media="image")
+    assert adapter.endpoint(Outgoing(1, "k", "t", PICTURED)).endswith("/bot***/sendPhoto")
+    no_image = Outgoing(1, "k", "t", {**PICTURED, "image_url": None})
+    assert adapter.endpoint(no_image).endswith("/bot***/sendMessage")

@@ -118,8 +118,8 @@ class Adapter(Protocol):
     def payload(self, message: Outgoing) -> dict[str, Any]:
         """The JSON body `send` posts (for previews; holds no secret)."""
 
-    def endpoint(self) -> str:
-        """Where `send` posts, with any secret in the URL masked."""
+    def endpoint(self, message: Outgoing | None = None) -> str:
+        """Where `send` posts (this message, when given), with any secret masked."""
 
     def send(self, message: Outgoing) -> Receipt: ...
 

@@ -79,7 +79,7 @@ class DiscordAdapter(ChannelAdapter):
     default_rate: ClassVar[str] = "30/m"
     requires_base_url: ClassVar[bool] = False
 
-    def endpoint(self) -> str:
+    def endpoint(self, message: Outgoing | None = None) -> str:
         return mask_url(self.options.url.get_secret_value()) + "?wait=true"
 
     @classmethod

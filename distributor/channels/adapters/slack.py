@@ -54,7 +54,7 @@ class SlackAdapter(ChannelAdapter):
     default_rate: ClassVar[str] = "1/s"
     requires_base_url: ClassVar[bool] = False
 
-    def endpoint(self) -> str:
+    def endpoint(self, message: Outgoing | None = None) -> str:
         return mask_url(self.options.url.get_secret_value())
 
     def payload(self, message: Outgoing, with_image: bool = True) -> dict[str, Any]:

@@ -82,7 +82,11 @@ class TelegramAdapter(ChannelAdapter):
     default_rate: ClassVar[str] = "20/m"
     requires_base_url: ClassVar[bool] = False
 
-    def endpoint(self, masked: bool = True, method: str = "sendMessage") -> str:
+    def endpoint(self, message: Outgoing | None = None, masked: bool = True,
+                 method: str | None = None) -> str:
+        if method is None:
+            image = message is not None and image_of(self.options, message.article)
+            method = "sendPhoto" if image else "sendMessage"
         token = "***" if masked else self.options.token.get_secret_value()
         return f"{self.base_url}/bot{token}/{method}"
 

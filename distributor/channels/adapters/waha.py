@@ -118,8 +118,9 @@ class WahaAdapter(ChannelAdapter):
         return {"X-Api-Key": self.options.api_key.get_secret_value(),
                 "Accept": "application/json"}
 
-    def endpoint(self) -> str:
-        return f"{self.base_url}/api/sendText"
+    def endpoint(self, message: Outgoing | None = None) -> str:
+        image = message is not None and image_of(self.options, message.article)
+        return f"{self.base_url}/api/{'sendImage' if image else 'sendText'}"
 
     def payload(self, message: Outgoing) -> dict[str, Any]:
         image = image_of(self.options, message.article)
@@ -143,15 +144,15 @@ class WahaAdapter(ChannelAdapter):
         image = image_of(self.options, message.article)
         if image:
             try:
-                return self._send(message, f"{self.base_url}/api/sendImage",
+                return self._send(message, self.endpoint(message),
                                   self.image_payload(message, image))
             except DeliveryError as exc:
                 if not text_instead(exc):
                     raise
             text = Outgoing(message.post_id, message.idempotency_key, message.text,
                             {**message.article, "image_url": None})
-            return self._send(text, self.endpoint(), self.payload(text))
-        return self._send(message, self.endpoint(), self.payload(message))
+            return self._send(text, self.endpoint(text), self.payload(text))
+        return self._send(message, self.endpoint(message), self.payload(message))
 
     def _send(self, message: Outgoing, url: str, body: dict[str, Any]) -> Receipt:
         response = post_json(self.http, url, self.timeout, json=body, headers=self.headers())

@@ -147,7 +147,7 @@ class WebhookAdapter(ChannelAdapter):
             raise PermanentError(f"payload is {len(body)} bytes, over {self.limits.max_length}")
         return body
 
-    def endpoint(self) -> str:
+    def endpoint(self, message: Outgoing | None = None) -> str:
         return self.url
 
     def payload(self, message: Outgoing) -> dict:

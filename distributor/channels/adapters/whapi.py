@@ -62,8 +62,9 @@ class WhapiAdapter(ChannelAdapter):
     default_rate: ClassVar[str] = "10/m"
     requires_base_url: ClassVar[bool] = False
 
-    def endpoint(self) -> str:
-        return f"{self.base_url}/messages/text"
+    def endpoint(self, message: Outgoing | None = None) -> str:
+        image = message is not None and image_of(self.options, message.article)
+        return f"{self.base_url}/messages/{'image' if image else 'text'}"
 
     def payload(self, message: Outgoing) -> dict[str, Any]:
         image = image_of(self.options, message.article)
@@ -98,13 +99,13 @@ class WhapiAdapter(ChannelAdapter):
     def send(self, message: Outgoing) -> Receipt:
         if image_of(self.options, message.article):
             try:
-                return self._send(f"{self.base_url}/messages/image", self.payload(message))
+                return self._send(self.endpoint(message), self.payload(message))
             except DeliveryError as exc:
                 if not text_instead(exc):
                     raise
             message = Outgoing(message.post_id, message.idempotency_key, message.text,
                                {**message.article, "image_url": None})
-        return self._send(self.endpoint(), self.payload(message))
+        return self._send(self.endpoint(message), self.payload(message))
 
     def _send(self, url: str, body: dict[str, Any]) -> Receipt:
         response = post_json(self.http, url, self.timeout, json=body, headers=self.headers())
