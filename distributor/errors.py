@@ -11,7 +11,8 @@
     └── DeliveryError                 a peer (SMTP server, channel API) refused or failed
         ├── TransientError            try again later; .retry_after in seconds when the peer said
         └── PermanentError            do not retry; .disable when the endpoint is gone for good
-            └── RecipientRefused      the SMTP server refused this address (5xx on RCPT): bounce
+            ├── RecipientRefused      the SMTP server refused this address (5xx on RCPT): bounce
+            └── CredentialsRefused    a channel refused our token or key: pause it until fixed
 
 Third-party exceptions (smtplib, requests, redis, SQLAlchemy) are translated at
 the edge that calls them, nowhere else.
@@ -72,11 +73,13 @@ class DeliveryError(DistributorError):
 
 
 class TransientError(DeliveryError):
-    """Worth another try; ``retry_after`` is the peer's own wait in seconds, if it gave one."""
+    """Worth another try; ``retry_after`` is the peer's own wait in seconds, if it gave one;
+    ``maybe_sent`` when the request went out and no answer came (the peer may have it)."""
 
-    def __init__(self, message: str, retry_after: float | None = None):
+    def __init__(self, message: str, retry_after: float | None = None, maybe_sent: bool = False):
         super().__init__(message)
         self.retry_after = retry_after
+        self.maybe_sent = maybe_sent
 
 
 class PermanentError(DeliveryError):
@@ -85,6 +88,14 @@ class PermanentError(DeliveryError):
     def __init__(self, message: str, disable: bool = False):
         super().__init__(message)
         self.disable = disable
+
+
+class CredentialsRefused(PermanentError):
+    """The service refused our credentials (revoked token, bot removed): the channel is
+    paused until an operator fixes it and runs `channels test` or `failures retry`."""
+
+    def __init__(self, message: str):
+        super().__init__(message, disable=True)
 
 
 class RecipientRefused(PermanentError):

@@ -52,6 +52,14 @@ class PostState(StrEnum):
     CANCELLED = "cancelled"  # unpublished before it went
 
 
+class ChannelStatus(StrEnum):
+    """What `channels list` says of a channel (derived, not a column of its own)."""
+
+    ENABLED = "enabled"
+    DISABLED = "disabled"  # its endpoint is gone (404/410)
+    PAUSED = "paused"  # its credentials were refused
+
+
 class DeliveryState(StrEnum):
     SENT = "sent"
     DEFERRED = "deferred"  # a 4xx: tried again with the batch's next try

@@ -72,13 +72,13 @@ sections = ["South Asia and Beyond"]
 rate = "20/m"
 """)
     env = base_env(tmp_path, DISTRIBUTOR_CONFIG=str(path), HOOK_PATH="news",
-                   HOOK_SECRET="whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ=")
+                   HOOK_SECRET="whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYiE=")
     settings = load_settings(env)
     channel = settings.channel("ops-hook")
     assert channel.options.url == "https://hooks.example.org/news"
     assert sections_match(channel.sections, "south asia and beyond")
     assert not sections_match(channel.sections, "Business")
-    assert "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ=" in settings.secret_values()
+    assert "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYiE=" in settings.secret_values()
     assert "whsec_" not in repr(settings)
 
 

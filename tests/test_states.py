@@ -20,6 +20,7 @@ NOT_STATES = {
     ("cli/monitor.py", "retry"): "the name of the `failures retry` command",
     ("inbound/publish.py", "accepted"): "the HTTP answer's word for 202 Accepted",
     ("audience/tokens.py", "expired"): "why a link is refused, not a row's state",
+    ("channels/adapters/whapi.py", "sent"): "Whapi's SentMessage field: did the gateway send it",
     **{("monitor/deliveries.py", word): "COUNTS: the names of a send report's count fields"
        for word in ("planned", "sent", "failed", "deferred", "skipped")},
 }

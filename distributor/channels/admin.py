@@ -12,9 +12,11 @@ from sqlalchemy import func, select
 
 from distributor.channels.adapters import adapter_class, make_adapter
 from distributor.channels.adapters.base import Outgoing, idempotency_key
+from distributor.channels.post import channel_status
 from distributor.channels.text import render_channel
 from distributor.config import ChannelConfig, Settings
 from distributor.errors import DeliveryError, NotFound, TransientError
+from distributor.states import ChannelStatus
 from distributor.store import Article, ChannelPost, ChannelState, Database
 
 TEST_TITLE = "Test from distributor: <b>tags</b> & *stars* _underscores_ ✓"
@@ -51,14 +53,13 @@ def overview(db: Database, settings: Settings) -> list[dict[str, Any]]:
             .where(ChannelPost.id.in_(latest)))} if names else {}
     rows = []
     for channel in settings.channels:
-        state = states.get(channel.name)
+        status, reason = channel_status(states.get(channel.name))
         rate, rate_source = effective_rate(channel)
         post, guid = posts.get(channel.name, (None, None))
         rows.append({
             "name": channel.name, "type": channel.type, "sections": channel.sections,
             "rate": rate, "rate_source": rate_source,
-            "state": "disabled" if state and state.disabled else "enabled",
-            "reason": state.reason if state and state.disabled else None,
+            "state": status, "reason": reason,
             "last_post": None if post is None else {
                 "article": guid, "state": post.state, "attempts": post.attempts,
                 "remote_id": post.remote_id, "error": post.error,
@@ -113,12 +114,13 @@ def preview(db: Database, settings: Settings, name: str, guid: str) -> dict[str,
     adapter = make_adapter(channel, requests.Session(), settings.http_timeout)
     message = Outgoing(0, idempotency_key(article_id, name), rendered.text, article)
     return {"channel": name, "type": channel.type, "format": rendered.format,
-            "endpoint": adapter.endpoint(), "length": rendered.length, "limit": rendered.limit,
+            "endpoint": adapter.endpoint(message), "length": rendered.length, "limit": rendered.limit,
             "shortened": rendered.shortened, "text": rendered.text,
             "payload": adapter.payload(message)}
 
 
 def disabled_channels(db: Database, settings: Settings) -> list[dict[str, Any]]:
-    """Configured channels switched off because their endpoint is gone, and why."""
-    return [{"name": r["name"], "type": r["type"], "reason": r["reason"]}
-            for r in overview(db, settings) if r["state"] == "disabled"]
+    """Configured channels switched off (endpoint gone, or paused: credentials refused),
+    and why."""
+    return [{"name": r["name"], "type": r["type"], "state": r["state"], "reason": r["reason"]}
+            for r in overview(db, settings) if r["state"] != ChannelStatus.ENABLED]

@@ -3,24 +3,36 @@ shared rate, call the adapter, record the outcome and say when to retry."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import requests
 
 from distributor.channels.adapters import adapter_class
-from distributor.channels.adapters.base import Outgoing, idempotency_key
+from distributor.channels.adapters.base import Outgoing, ReadsBack, idempotency_key
 from distributor.channels.text import render_channel_text
 from distributor.config import ChannelConfig, Settings
-from distributor.errors import PermanentError, TransientError
+from distributor.errors import CredentialsRefused, PermanentError, TransientError
 from distributor.outbox import leases
 from distributor.outbox.retry import backoff
-from distributor.states import Outcome, PostState
+from distributor.states import ChannelStatus, Outcome, PostState
 from distributor.store import Article, ChannelPost, ChannelState, Database
 
-# Wait (seconds) before this channel may post again; 0 means now. Given by ratelimit.
-Limiter = Callable[[ChannelConfig], float]
+
+class Limiter(Protocol):
+    """The channel's shared rate (ratelimit.RedisLimiter)."""
+
+    def __call__(self, channel: ChannelConfig) -> float:
+        """Seconds before this channel may post again; 0 means now (a slot is taken)."""
+
+    def hold(self, channel: ChannelConfig, seconds: float) -> None:
+        """Nobody posts to this channel for `seconds`: the service asked us to wait."""
+
+
+# How a post's error begins when its last request went out unanswered: the next try
+# asks the channel first where the adapter can (find_posted), so the post is not doubled.
+MAYBE_SENT = "maybe sent"
 
 
 @dataclass
@@ -30,11 +42,26 @@ class PostResult:
     error: str | None = None
 
 
-def disable_channel(db: Database, name: str, reason: str) -> None:
+# A paused channel is stored as a disabled one whose reason begins so (no column of its
+# own); `channels test` and `failures retry` enable both.
+PAUSED = "paused: "
+
+
+def disable_channel(db: Database, name: str, reason: str, paused: bool = False) -> None:
     with db.session() as session:
         state = session.get(ChannelState, name) or ChannelState(name=name)
-        state.disabled, state.reason = True, reason
+        state.disabled, state.reason = True, (PAUSED if paused else "") + reason
         session.add(state)
+
+
+def channel_status(state: ChannelState | None) -> tuple[ChannelStatus, str | None]:
+    """(enabled | disabled | paused, why) of a channel's stored state."""
+    if state is None or not state.disabled:
+        return ChannelStatus.ENABLED, None
+    reason = state.reason or ""
+    if reason.startswith(PAUSED):
+        return ChannelStatus.PAUSED, reason.removeprefix(PAUSED)
+    return ChannelStatus.DISABLED, reason
 
 
 def run_post(db: Database, settings: Settings, http: requests.Session, post_id: int,
@@ -50,7 +77,8 @@ def run_post(db: Database, settings: Settings, http: requests.Session, post_id: 
         if channel is None:
             why = f"channel {post.channel!r} is no longer configured"
         elif state is not None and state.disabled:
-            why = f"channel {post.channel!r} is disabled: {state.reason}"
+            status, reason = channel_status(state)
+            why = f"channel {post.channel!r} is {status}: {reason}"
         if why:
             post.state, post.error, post.lease_until = PostState.FAILED, why, None
             return PostResult(Outcome.FAILED, error=why)
@@ -61,7 +89,7 @@ def run_post(db: Database, settings: Settings, http: requests.Session, post_id: 
             post.attempts -= 1
             return PostResult(Outcome.RETRY, retry_in=wait)
         article = session.get(Article, post.article_id).payload()
-        created_at, attempts = post.created_at, post.attempts
+        created_at, attempts, last_error = post.created_at, post.attempts, post.error or ""
 
     def outcome(**values) -> None:
         with db.session() as session:
@@ -79,8 +107,12 @@ def run_post(db: Database, settings: Settings, http: requests.Session, post_id: 
         cls = adapter_class(channel.type)
         adapter = cls(channel.name, channel.base_url or cls.default_base_url, channel.options,
                       http, settings.http_timeout)
-        receipt = adapter.send(Outgoing(post_id, idempotency_key(post.article_id, channel.name),
-                                        text, article))
+        message = Outgoing(post_id, idempotency_key(post.article_id, channel.name), text, article)
+        receipt = None
+        if last_error.startswith(MAYBE_SENT) and isinstance(adapter, ReadsBack):
+            receipt = adapter.find_posted(message)  # the last try may have gone: look first
+        if receipt is None:
+            receipt = adapter.send(message)
     except TransientError as exc:
         age = (now - created_at).total_seconds()
         if age > channel.max_age:
@@ -88,14 +120,18 @@ def run_post(db: Database, settings: Settings, http: requests.Session, post_id: 
             outcome(state=PostState.FAILED, error=error)
             return PostResult(Outcome.FAILED, error=error)
         delay = exc.retry_after
+        if delay is not None and limiter is not None:
+            limiter.hold(channel, delay)  # the wait is the channel's, not this post's alone
         if delay is None:
             delay = backoff(attempts, settings.channel_retry_base)
-        outcome(state=PostState.RETRYING, error=str(exc), next_attempt_at=now + timedelta(seconds=delay))
-        return PostResult(Outcome.RETRY, retry_in=delay, error=str(exc))
+        error = f"{MAYBE_SENT}: {exc}" if exc.maybe_sent else str(exc)
+        outcome(state=PostState.RETRYING, error=error, next_attempt_at=now + timedelta(seconds=delay))
+        return PostResult(Outcome.RETRY, retry_in=delay, error=error)
     except PermanentError as exc:
         outcome(state=PostState.FAILED, error=str(exc))
         if exc.disable:
-            disable_channel(db, channel.name, str(exc))
+            disable_channel(db, channel.name, str(exc),
+                            paused=isinstance(exc, CredentialsRefused))
         return PostResult(Outcome.FAILED, error=str(exc))
     except Exception as exc:  # a broken template must fail this post, not the queue
         error = f"{type(exc).__name__}: {exc}"

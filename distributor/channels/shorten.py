@@ -1,34 +1,36 @@
 """Shorten formatted channel text to a service's limit.
 
-The cut falls at a word boundary (a character boundary only for a single word
-longer than the room left), never inside a tag, an entity, an escape or a
-grapheme (combining marks, virama conjuncts, emoji sequences). Spans opened
-before the cut are closed again, an ellipsis marks the cut, and the line that
-holds the article link and everything after it are kept whole.
+The cut falls at a word boundary (a space); when no space is near the room's end
+(Chinese, Japanese, Thai, one long word) it falls between two graphemes
+(`regex`'s \\X: combining marks, conjuncts, emoji sequences stay whole). It is
+never inside a tag, an entity, an escape or a URL. Spans opened before the cut are
+closed again, an ellipsis marks the cut, and the line that holds the article link
+and everything after it are kept whole.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
+
+import regex
 
 from distributor.channels.adapters.formats import ZWSP, is_boundary, measure
 from distributor.errors import TooLong
 
 ELLIPSIS = "\u2026"
+_URL = r"|https?://[^\s<>]+"
 _ATOMS = {
     "telegram-html": re.compile(
-        r"<[^<>]*>|&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"),
-    "slack-mrkdwn": re.compile(r"<[^<>]*>|&(?:amp|lt|gt);"),
-    "discord-markdown": re.compile(r"\\.", re.S),
-    "whatsapp": re.compile(ZWSP + r"?[*_~`]" + ZWSP + "?"),
+        r"<[^<>]*>|&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});" + _URL),
+    "slack-mrkdwn": re.compile(r"<[^<>]*>|&(?:amp|lt|gt);" + _URL),
+    "discord-markdown": re.compile(r"\\." + _URL, re.S),
+    "whatsapp": re.compile(ZWSP + r"?[*_~`]" + ZWSP + "?" + _URL),
 }
 _TAG = re.compile(r"<(/?)([A-Za-z][\w-]*)[^<>]*>")
-_JOINERS = {"\u200d", "\u034f"}
-
-
-
+_GRAPHEME = regex.compile(r"\X")
+# A word cut may give up this many characters of room before a grapheme cut is taken.
+NEAR = 30
 
 def shorten(text: str, limit: int, fmt: str, keep: Iterable[str] = ()) -> str:
     """`text` unchanged when it fits; otherwise cut as described above. `keep` are the
@@ -58,10 +60,11 @@ def shorten(text: str, limit: int, fmt: str, keep: Iterable[str] = ()) -> str:
     words = [i for i, ch in enumerate(head)
              if i >= first_cut and ch.isspace() and not blocked[i]]
     best = _largest_fitting(words, fits)
-    if best is None or not head[:best].strip():
-        chars = [i for i in range(max(1, first_cut), len(head))
-                 if not blocked[i] and _may_cut(head, i)]
-        best = _largest_fitting(chars, fits)
+    graphemes = [i for i in _grapheme_starts(head) if i > first_cut and not blocked[i]]
+    by_grapheme = _largest_fitting(graphemes, fits)
+    if by_grapheme is not None and (best is None or not head[:best].strip()
+                                    or by_grapheme - best > NEAR):
+        best = by_grapheme
     result = build(best if best is not None else first_cut)
     if measure(result, fmt) > limit:
         raise TooLong(f"cannot shorten to {limit}")
@@ -89,20 +92,11 @@ def _blocked(head: str, fmt: str) -> list[bool]:
     return blocked
 
 
-def _may_cut(text: str, i: int) -> bool:
-    """Between text[i-1] and text[i] without splitting a grapheme."""
-    before, after = text[i - 1], text[i]
-    if unicodedata.category(after).startswith("M") or after in _JOINERS or before in _JOINERS:
-        return False
-    if unicodedata.combining(before) == 9:  # virama: the next consonant joins the conjunct
-        return False
-    if "\ufe00" <= after <= "\ufe0f" or "\U0001f3fb" <= after <= "\U0001f3ff":
-        return False
-    if "\U000e0020" <= after <= "\U000e007f":  # emoji tag sequences
-        return False
-    if "\U0001f1e6" <= before <= "\U0001f1ff" and "\U0001f1e6" <= after <= "\U0001f1ff":
-        return text[:i].count(before) % 2 == 0  # regional indicator pairs (rough)
-    return not (before == ZWSP or after == ZWSP)
+def _grapheme_starts(text: str) -> list[int]:
+    """Where a grapheme begins (a cut there splits none); a zero width space fences a
+    marker and stays with it."""
+    return [m.start() for m in _GRAPHEME.finditer(text)
+            if m.start() and text[m.start() - 1] != ZWSP and text[m.start()] != ZWSP]
 
 
 def _largest_fitting(cuts: list[int], fits) -> int | None:

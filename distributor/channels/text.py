@@ -32,7 +32,7 @@ def link_forms(url: str) -> list[str]:
 
 def render_channel(settings: Settings, channel: ChannelConfig,
                    article: dict[str, Any]) -> ChannelText:
-    limits = adapter_class(channel.type).limits
+    limits = adapter_class(channel.type).text_limits(channel.options, article)
     env = environment(settings.templates_dir, autoescape=False)
     env.filters.update(FILTERS)
     name = channel.template or f"channels/{channel.type}.j2"

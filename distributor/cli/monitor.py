@@ -72,7 +72,8 @@ def render_status(data: dict):
                           (p["title"] or "")[:40], (p["error"] or "")[:80])
         parts.append(posts)
     for channel in data.get("disabled_channels", []):
-        parts.append(Text(f"channel {channel['name']} ({channel['type']}) is disabled: "
+        parts.append(Text(f"channel {channel['name']} ({channel['type']}) is "
+                          f"{channel.get('state', 'disabled')}: "
                           f"{channel['reason']}", style="bold red"))
     if data["digests"]:
         digests = Table("digest list", "schedule", "timezone", "next run", title="digests",

@@ -6,11 +6,14 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from distributor.channels.adapters import make_adapter, validate_channel_options
+from distributor.channels.adapters import ADAPTERS, make_adapter, validate_channel_options
+from distributor.channels.ratelimit import RedisLimiter
 from distributor.config import ChannelConfig, Settings
 from distributor.inbound.article import ingest
 from distributor.store import ChannelPost, Database
-from tests.channels.cases import CASES, IDS
+from tests.channels.cases import CASES, IDS, NEWSLETTER, TG_CHAT, TG_TOKEN, WAHA_KEY
+from tests.channels.fake_telegram import FakeTelegram
+from tests.channels.fake_whatsapp import FakeWaha
 
 
 @pytest.fixture(params=CASES, ids=IDS)
@@ -65,3 +68,37 @@ def publish(settings, db, title="A story") -> list[int]:
             ChannelPost.article_id == result.article_id).order_by(ChannelPost.id)))
 
 
+
+
+@pytest.fixture()
+def limiter(redis_client):
+    """The real shared limiter, on keys of its own."""
+    defaults = {name: cls.default_rate for name, cls in ADAPTERS.items()}
+    return RedisLimiter(redis_client, prefix=f"test:{uuid.uuid4().hex[:6]}:", defaults=defaults)
+
+
+def post_row(db, post_id) -> ChannelPost:
+    with db.session() as session:
+        return session.get(ChannelPost, post_id)
+
+
+@pytest.fixture()
+def telegram():
+    with FakeTelegram(TG_TOKEN, TG_CHAT) as server:
+        yield server
+
+
+@pytest.fixture()
+def waha():
+    with FakeWaha(WAHA_KEY) as server:
+        yield server
+
+
+def telegram_adapter(server, **keys):
+    return adapter_for(channel_of("telegram", {"base_url": server.url(), "chat_id": TG_CHAT,
+                                               "token": TG_TOKEN, **keys}))
+
+
+def waha_adapter(server, **keys):
+    return adapter_for(channel_of("waha", {"base_url": server.url(), "chat_id": NEWSLETTER,
+                                           "api_key": WAHA_KEY, **keys}))

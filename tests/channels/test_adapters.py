@@ -9,8 +9,15 @@ import pytest
 
 from distributor.channels.adapters.base import Outgoing
 from distributor.channels.text import render_channel
-from distributor.errors import PermanentError, TransientError
-from tests.channels.cases import NASTY_SUMMARY, NASTY_TITLE, TG_TOKEN, WAHA_KEY, gone_keys
+from distributor.errors import CredentialsRefused, PermanentError, TransientError
+from tests.channels.cases import (
+    NASTY_SUMMARY,
+    NASTY_TITLE,
+    SUMMARY_URL,
+    TG_TOKEN,
+    WAHA_KEY,
+    gone_keys,
+)
 from tests.channels.conftest import adapter_for, channel_of
 from tests.peers import free_port
 
@@ -37,6 +44,7 @@ def test_a_nasty_article_arrives_once_and_reads_exactly_as_written(case, fake, p
     assert case.reader(fake.posts[0]) == case.expected(NASTY_TITLE, NASTY_SUMMARY, URL)
     assert receipt.state == case.state
     assert bool(receipt.remote_id) == case.remote_id
+    assert SUMMARY_URL in case.links(fake.posts[0]), "a link in the summary must still work"
     if case.type == "telegram":
         sent = fake.posts[0]
         assert sent["parse_mode"] == "HTML"
@@ -108,3 +116,52 @@ def test_another_refusal_fails_the_post_with_the_service_words(case, fake, plain
         send(plain_settings, channel)
     assert not caught.value.disable
     assert case.refusal_text in str(caught.value)
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_not_followed_and_fails_the_post(case, fake, plain_settings, status):
+    """requests would turn a 301/302/303 into a GET without the body, carry the secret
+    headers to the new place and take its 2xx for our post."""
+    channel = channel_of(case.type, case.keys(fake))
+    fake.answer_next((status, {"Location": fake.url("/moved/elsewhere?token=abc")}, b""))
+    with pytest.raises(PermanentError, match="the service moved.*update the URL") as caught:
+        send(plain_settings, channel)
+    assert len(fake.requests) == 1, "the redirect was followed"
+    assert not caught.value.disable
+    assert "token=abc" not in str(caught.value)
+
+
+@pytest.mark.parametrize("case_type", ["telegram", "discord", "waha", "whapi"])
+def test_revoked_credentials_disable_the_channel_with_the_service_words(plain_settings,
+                                                                         case_type):
+    from tests.channels.cases import CASES
+
+    case = next(c for c in CASES if c.type == case_type)
+    with case.make() as fake:
+        keys = case.keys(fake)
+        if case_type == "telegram":
+            fake.token = TG_TOKEN.replace("AAE", "ZZZ")  # revoked: the bot's token changed
+        elif case_type == "discord":
+            keys["url"] = keys["url"] + "-revoked"  # the webhook's token was reset
+        elif case_type == "waha":
+            fake.api_key = "another-key"
+        else:
+            fake.token = "another-token"
+        with pytest.raises(PermanentError) as caught:
+            send(plain_settings, channel_of(case_type, keys))
+    assert isinstance(caught.value, CredentialsRefused) and caught.value.disable
+    assert "credentials refused" in str(caught.value)
+    words = {"telegram": "Unauthorized", "discord": "Invalid Webhook Token",
+             "waha": "Unauthorized", "whapi": "Unauthorized"}[case_type]
+    assert words in str(caught.value)
+
+
+def test_a_telegram_bot_kicked_from_the_channel_disables_it(plain_settings):
+    from tests.channels.cases import CASES
+
+    case = next(c for c in CASES if c.type == "telegram")
+    with case.make() as fake:
+        fake.kicked = True
+        with pytest.raises(PermanentError, match="bot was kicked") as caught:
+            send(plain_settings, channel_of("telegram", case.keys(fake)))
+    assert caught.value.disable

@@ -12,7 +12,7 @@ from distributor.cli import cli
 from tests.channels.cases import TG_CHAT, TG_TOKEN
 from tests.channels.conftest import publish
 from tests.channels.fake_telegram import FakeTelegram
-from tests.channels.fakes import FakeDiscord
+from tests.channels.fake_webhooks import FakeDiscord
 from tests.conftest import settings_env, write_config
 
 
@@ -28,7 +28,7 @@ def env(tmp_path, redis_url, services):
     config = write_config(tmp_path / "distributor.toml", channels=[
         {"name": "tg", "type": "telegram", "base_url": telegram.url(), "chat_id": TG_CHAT,
          "token": TG_TOKEN, "sections": ["Asia"]},
-        {"name": "dc", "type": "discord", "url": discord.url(FakeDiscord.PATH + "x"),
+        {"name": "dc", "type": "discord", "url": discord.url("/api/webhooks/1/deleted"),
          "rate": "5/m"},
     ])
     return settings_env(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", redis_url,

@@ -15,11 +15,19 @@ from distributor.channels.adapters.formats import (
     slack_mrkdwn,
     telegram_html,
     utf16_length,
+    whatsapp,
 )
 from distributor.channels.shorten import ELLIPSIS, shorten
 from distributor.errors import TooLong
 from tests.channels.fake_telegram import telegram_parse
-from tests.channels.fakes import slack_check_mrkdwn, strip_zwsp, whatsapp_spans
+from tests.channels.reading import (
+    slack_blocks,
+    slack_check_mrkdwn,
+    slack_pings,
+    strip_zwsp,
+    whatsapp_blocks,
+    whatsapp_spans,
+)
 
 NASTY = ["a < b && c > d", "*bold* _it_ ~s~ `c`", "5*3=15 a_b snake_case_name", "**x** __y__",
          "😀👩‍👩‍👧🇮🇳", "हिन्दी क्षत्रिय", "한국어 문장", "# - > 1. [a](b) @everyone <@1>",
@@ -142,3 +150,72 @@ def test_a_headline_link_is_kept_and_the_text_after_it_shortened():
 def test_a_link_line_longer_than_the_limit_cannot_be_shortened():
     with pytest.raises(TooLong):
         shorten("intro\n" + "https://x.org/" + "a" * 100, 50, "whatsapp", keep=["https://x.org/"])
+
+
+CJK_TEXTS = {
+    "zh": "据报道，两国外长在首尔举行会谈，讨论了地区安全与经济合作等议题。" * 200,
+    "ja": "両国の外相はソウルで会談し、地域の安全保障と経済協力について協議した。" * 200,
+    "th": "รัฐมนตรีต่างประเทศของทั้งสองประเทศได้พบกันที่กรุงโซลเพื่อหารือเรื่องความมั่นคง" * 100,
+}
+
+
+@pytest.mark.parametrize("fmt", list(LINK_LINES))
+@pytest.mark.parametrize("lang", list(CJK_TEXTS))
+def test_text_without_spaces_keeps_its_summary_cut_between_graphemes(fmt, lang):
+    import regex
+
+    opening, closing = TITLE[fmt]
+    summary = CJK_TEXTS[lang]
+    text = f"{opening}标题{closing}\n\n{summary}\n\n{LINK_LINES[fmt]}"
+    limit = 4096 if fmt != "discord-markdown" else 2000
+    short = shorten(text, limit, fmt, keep=[URL, URL.replace("&", "&amp;")])
+
+    assert measure(short, fmt) <= limit
+    body = short.split("\n\n")[1]
+    assert body.endswith(ELLIPSIS)
+    kept = body[:-1]
+    assert summary.startswith(kept)
+    assert measure(kept, fmt) > limit * 0.8, "the summary was thrown away"
+    graphemes = {m.end() for m in regex.finditer(r"\X", summary)}
+    assert len(kept) in graphemes, "cut inside a grapheme"
+
+
+SUMMARY_URL = "https://example.org/files/_draft_/report*v2*.pdf?q=[1]&x=~y"
+
+
+@pytest.mark.parametrize("escape", [whatsapp, slack_mrkdwn, discord_markdown],
+                         ids=["whatsapp", "slack", "discord"])
+def test_a_url_in_the_text_is_never_escaped(escape):
+    out = escape(f"_see_ {SUMMARY_URL}. *now*")
+    assert (f"<{SUMMARY_URL}>" if escape is slack_mrkdwn else SUMMARY_URL) in out, out
+    if escape is not discord_markdown:
+        assert whatsapp_spans(out) == []
+
+
+def _unescape_slack(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+@pytest.mark.parametrize("line", ["> quoted", "- item", "* item", "1. first", "• dot"])
+@pytest.mark.parametrize("escape", [whatsapp, slack_mrkdwn], ids=["whatsapp", "slack"])
+def test_line_start_quote_and_list_markup_is_neutralised(escape, line):
+    text = f"{line}\nintro\n{line}\n  {line}"
+    out = escape(text)
+    assert (slack_blocks if escape is slack_mrkdwn else whatsapp_blocks)(out) == [], out
+    assert _unescape_slack(strip_zwsp(out)) == text
+
+
+def test_slack_mentions_cannot_ping():
+    out = slack_mrkdwn("Hello @channel, @here and @everyone <!channel>")
+    assert slack_pings(out, verbatim=False, joiner_defuses=True) == []
+
+
+def test_the_telegram_fake_reads_html_as_tdlib_does():
+    """Guards the oracle itself: a bare & or > is text, unknown named entities stay as
+    typed, tags are case-insensitive, span needs its class."""
+    assert telegram_parse("a & b > c &mdash; &#8212; &quot;") == 'a & b > c &mdash; \u2014 "'
+    assert telegram_parse("<B>x</b> <a href='u'>y</a>") == "x y"
+    with pytest.raises(ValueError, match="tg-spoiler"):
+        telegram_parse("<span>x</span>")
+    with pytest.raises(ValueError, match="Unsupported start tag"):
+        telegram_parse("a < b")

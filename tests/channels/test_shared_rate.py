@@ -13,7 +13,7 @@ import requests
 from distributor.channels.post import run_post
 from distributor.channels.ratelimit import RedisLimiter
 from tests.channels.conftest import publish
-from tests.channels.fakes import FakeDiscord
+from tests.channels.fake_webhooks import FakeDiscord
 
 POSTS, WORKERS, JITTER = 9, 3, 0.05
 

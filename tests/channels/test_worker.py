@@ -16,7 +16,7 @@ from tasks.app import make_app
 from tasks.dispatch import CeleryDispatcher
 from tests.channels.cases import TG_CHAT, TG_TOKEN
 from tests.channels.fake_telegram import FakeTelegram
-from tests.channels.fakes import FakeDiscord
+from tests.channels.fake_webhooks import FakeDiscord
 from tests.conftest import Worker, settings_env, write_config
 from tests.peers import wait_for
 

@@ -1,5 +1,6 @@
-"""A webhook post refused with 400 shows up in `failures list` with the service's
-error text, and `failures retry` sends it through once the receiver accepts."""
+"""A webhook post refused with 400 (retried until the channel's max_age, then given up)
+shows up in `failures list` with the service's error text, and `failures retry` sends
+it through once the receiver accepts."""
 
 from __future__ import annotations
 

@@ -6,14 +6,16 @@ raises TransientError(retry_after=…) or PermanentError and the task decides.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 import requests
 from pydantic import BaseModel, ConfigDict
 
-from distributor.errors import PermanentError, TransientError
+from distributor.errors import DeliveryError, PermanentError, TransientError
 from distributor.states import PostState
 
 
@@ -21,6 +23,26 @@ class Options(BaseModel):
     """Base of each adapter's type-specific config keys."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+# How a post shows the article's picture: the service's link preview, the image itself
+# (the text as its caption), or neither.
+Media = Literal["preview", "image", "none"]
+
+
+def image_of(options: Any, article: dict[str, Any]) -> str | None:
+    """The image to post, when the channel posts images and the article has one."""
+    if getattr(options, "media", None) == "image" and article.get("image_url"):
+        return str(article["image_url"])
+    return None
+
+
+def text_instead(exc: DeliveryError) -> bool:
+    """After an image post failed: may the same words go as text? Not when the channel
+    is gone or paused, the service asked us to wait, or the image post may have gone."""
+    if isinstance(exc, PermanentError):
+        return not exc.disable
+    return isinstance(exc, TransientError) and exc.retry_after is None and not exc.maybe_sent
 
 
 @dataclass(frozen=True)
@@ -40,7 +62,11 @@ class Outgoing:
 
 
 def idempotency_key(article_id: int, channel: str) -> str:
-    """Stable per article and channel: receivers can drop a repeated post by it."""
+    """Stable per article and channel: receivers can drop a repeated post by it. Standard
+    Webhooks signs `id.timestamp.body`, so the id holds no '.' (nor anything but
+    [A-Za-z0-9_-]): a channel name that does is replaced by a digest of it."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", channel):
+        channel = hashlib.sha256(channel.encode()).hexdigest()[:16]
     return f"msg_{article_id}_{channel}"
 
 
@@ -56,6 +82,15 @@ class ChannelAdapter:
     the worker's shared HTTP pool. Subclasses add limits, Options and `send`."""
 
     default_base_url: ClassVar[str | None] = None
+    limits: ClassVar[Limits]
+    caption_max: ClassVar[int | None] = None  # an image's caption limit, if it has one
+
+    @classmethod
+    def text_limits(cls, options: Any, article: dict[str, Any]) -> Limits:
+        """The limit this post's text must fit: a caption's when it goes with an image."""
+        if cls.caption_max is not None and image_of(options, article):
+            return Limits(min(cls.limits.max_length, cls.caption_max), cls.limits.format)
+        return cls.limits
 
     def __init__(self, name: str, base_url: str | None, options: Any,
                  http: requests.Session, timeout: float) -> None:
@@ -77,13 +112,24 @@ class Adapter(Protocol):
     def __init__(self, name: str, base_url: str | None, options: Any,
                  http: requests.Session, timeout: float) -> None: ...
 
+    @classmethod
+    def text_limits(cls, options: Any, article: dict[str, Any]) -> Limits: ...
+
     def payload(self, message: Outgoing) -> dict[str, Any]:
         """The JSON body `send` posts (for previews; holds no secret)."""
 
-    def endpoint(self) -> str:
-        """Where `send` posts, with any secret in the URL masked."""
+    def endpoint(self, message: Outgoing | None = None) -> str:
+        """Where `send` posts (this message, when given), with any secret masked."""
 
     def send(self, message: Outgoing) -> Receipt: ...
+
+
+@runtime_checkable
+class ReadsBack(Protocol):
+    """An adapter that can tell whether a post already reached the channel (WAHA, Whapi)."""
+
+    def find_posted(self, message: Outgoing) -> Receipt | None:
+        """The post if the channel shows it; None when not, or when that cannot be told."""
 
 
 def retry_after_header(response: requests.Response) -> float | None:
@@ -104,11 +150,16 @@ def retry_after_header(response: requests.Response) -> float | None:
 
 
 def post_json(http: requests.Session, url: str, timeout: float, **kwargs: Any) -> requests.Response:
-    """POST and translate transport failures into our errors (the edge)."""
+    """POST and translate transport failures into our errors (the edge). Redirects are
+    never followed: requests would turn a 301/302/303 into a GET without the body, carry
+    the secret headers to the new place and report its 2xx as our post's."""
     try:
-        return http.post(url, timeout=timeout, **kwargs)
+        return http.post(url, timeout=timeout, allow_redirects=False, **kwargs)
+    except requests.ConnectTimeout:
+        raise TransientError("timed out connecting (nothing was sent)") from None
     except requests.Timeout:
-        raise TransientError("timed out") from None
+        raise TransientError("timed out waiting for the answer (the post may have gone)",
+                             maybe_sent=True) from None
     except requests.ConnectionError as exc:
         raise TransientError(f"connection failed: {type(exc).__name__}") from None
     except requests.RequestException as exc:
@@ -120,6 +171,7 @@ def check_status(response: requests.Response, error_text: str | None = None) -> 
     status = response.status_code
     if 200 <= status < 300:
         return
+    check_moved(response)
     text = error_text if error_text is not None else response.text[:300]
     if status == 429:
         raise TransientError(f"429 rate limited: {text}", retry_after=retry_after_header(response))
@@ -128,6 +180,15 @@ def check_status(response: requests.Response, error_text: str | None = None) -> 
     if status in (404, 410):
         raise PermanentError(f"{status}: endpoint gone: {text}", disable=True)
     raise PermanentError(f"{status}: {text}")
+
+
+def check_moved(response: requests.Response) -> None:
+    """A 3xx fails the post: the configured URL is out of date."""
+    if 300 <= response.status_code < 400:
+        target = urlsplit(response.headers.get("Location", ""))
+        # Only the scheme and host: the path may hold a token (Telegram's /bot<token>/).
+        where = f" (to {target.scheme}://{target.netloc})" if target.netloc else ""
+        raise PermanentError(f"{response.status_code}: the service moved{where}: update the URL")
 
 
 def json_body(response: requests.Response) -> Any:

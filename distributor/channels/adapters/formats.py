@@ -4,15 +4,21 @@ service counts a message's length.
     whatsapp          *bold* _italic_ ~strike~; no escape character exists, so a
                       literal marker that could open or close a span is fenced
                       with ZERO WIDTH SPACE, which the parser does not take as a
-                      word boundary. Nothing visible changes.
-    slack-mrkdwn      & < > become &amp; &lt; &gt;; markers fenced as for WhatsApp.
+                      word boundary. Nothing visible changes. A quote or list
+                      marker at a line start gets a ZERO WIDTH SPACE before it.
+    slack-mrkdwn      & < > become &amp; &lt; &gt;; markers and line starts as for
+                      WhatsApp; @channel/@here/@everyone get a WORD JOINER after
+                      the @; bare URLs become explicit <url> links.
     telegram-html     & < > escaped; only the tags Telegram accepts, written by
                       the template; the length is counted after entity parsing.
     discord-markdown  markdown characters escaped with a backslash.
     plain / json      as is.
 
-Lengths are counted in UTF-16 code units (an emoji counts 2), which is how the
-JavaScript and Telegram servers count and never less than the code points.
+URLs in the text (http:// or https:// up to a space) are never escaped or fenced:
+a zero width space or a backslash inside one breaks the link.
+
+Lengths are counted in UTF-16 code units (an emoji counts 2): never less than what
+the services count (Telegram counts code points; JavaScript servers UTF-16 units).
 """
 
 from __future__ import annotations
@@ -30,6 +36,12 @@ TELEGRAM_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a"
                  "pre", "blockquote", "tg-spoiler", "span", "tg-emoji"}
 _TAG = re.compile(r"<[^<>]*>")
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+# A URL as auto-linkers see it; trailing punctuation (and markers) stay outside it.
+URL = re.compile(r"https?://[^\s<>\"|]*[^\s<>\"|.,;:!?'*_~`)\]]")
+# Line-start markup WhatsApp draws as a quote or a list: "> ", "- ", "* ", "• ", "1. ".
+_LINE_START = re.compile(r"(?m)^([ \t]*)(?=(?:>|&gt;|[-*•+]|\d{1,3}[.)])[ \t])")
+_MENTION = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.I)
+WORD_JOINER = "\u2060"
 
 
 def utf16_length(text: str) -> int:
@@ -66,13 +78,39 @@ def fence_markers(text: str) -> str:
     return "".join(out)
 
 
+def _outside_urls(text: str, escape, url=lambda u: u) -> str:
+    """`escape` applied to the text between URLs; each URL through `url`."""
+    out, at = [], 0
+    for match in URL.finditer(text):
+        out.append(escape(text[at:match.start()]))
+        out.append(url(match.group(0)))
+        at = match.end()
+    out.append(escape(text[at:]))
+    return "".join(out)
+
+
+def neutral_line_starts(text: str) -> str:
+    return _LINE_START.sub(lambda m: m.group(1) + ZWSP, text)
+
+
 def whatsapp(value: object) -> str:
-    return fence_markers(_text(value))
+    return neutral_line_starts(_outside_urls(_text(value), fence_markers))
+
+
+def _slack_escape(text: str) -> str:
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MENTION.sub("@" + WORD_JOINER, fence_markers(text))
 
 
 def slack_mrkdwn(value: object) -> str:
+    return neutral_line_starts(_outside_urls(_text(value), _slack_escape,
+                                             lambda u: f"<{slack_url(u)}>"))
+
+
+def slack_plain(value: object) -> str:
+    """Slack's top-level `text` (notifications): escaped, mentions defused."""
     text = _text(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return fence_markers(text)
+    return _MENTION.sub("@" + WORD_JOINER, text)
 
 
 def slack_url(value: object) -> str:
@@ -91,7 +129,8 @@ def telegram_attr(value: object) -> str:
 def discord_markdown(value: object) -> str:
     """Backslash before what Discord reads as markdown: everywhere for spans, links and
     mentions; at a line start for headings, lists and quotes."""
-    text = "".join("\\" + ch if ch in DISCORD_SPECIAL else ch for ch in _text(value))
+    text = _outside_urls(_text(value), lambda part: "".join(
+        "\\" + ch if ch in DISCORD_SPECIAL else ch for ch in part))
     return _DISCORD_LINE_START.sub(_escape_line_start, text)
 
 
@@ -104,9 +143,34 @@ def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
+# The entities Telegram decodes: numeric ones and four named; any other stays as typed.
+_TG_ENTITY = re.compile(r"&(?:#(\d{1,7})|#[xX]([0-9a-fA-F]{1,6})|(lt|gt|amp|quot));")
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_LINK = re.compile(r"""<a\s[^<>]*?href\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)[^<>]*>(.*?)</a\s*>""",
+                   re.S | re.I)
+
+
+def _tg_entity(match: re.Match[str]) -> str:
+    if match.group(3):
+        return _NAMED[match.group(3)]
+    code = int(match.group(1)) if match.group(1) else int(match.group(2), 16)
+    return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else match.group(0)
+
+
 def html_to_plain(text: str) -> str:
-    """Telegram HTML as the reader sees it: tags gone, entities decoded."""
-    return html.unescape(_TAG.sub("", text))
+    """Telegram HTML as the reader sees it: tags gone, entities decoded as Telegram does."""
+    return _TG_ENTITY.sub(_tg_entity, _TAG.sub("", text))
+
+
+def html_to_plain_with_links(text: str) -> str:
+    """The plain-text form of Telegram HTML for a second try: a link keeps its URL
+    ("label: url"), since plain text has nowhere else to put it."""
+    def link(match: re.Match[str]) -> str:
+        url = html_to_plain(match.group(1).strip("\"'"))
+        label = html_to_plain(match.group(2)).strip()
+        return url if not label or label == url else f"{label}: {url}"
+
+    return html_to_plain(_LINK.sub(link, text))
 
 
 def visible(text: str, fmt: str) -> str:
@@ -125,6 +189,7 @@ def measure(text: str, fmt: str) -> int:
 FILTERS = {
     "whatsapp": whatsapp,
     "slack": slack_mrkdwn,
+    "slack_plain": slack_plain,
     "slack_url": slack_url,
     "telegram": telegram_html,
     "telegram_attr": telegram_attr,

@@ -15,15 +15,20 @@ from pydantic import SecretStr, field_validator
 from distributor.channels.adapters.base import (
     ChannelAdapter,
     Limits,
+    Media,
     Options,
     Outgoing,
     Receipt,
     answer,
     check_status,
     http_url,
+    image_of,
     mask_url,
     post_json,
+    text_instead,
 )
+from distributor.channels.adapters.formats import slack_plain
+from distributor.errors import DeliveryError
 from distributor.states import PostState
 
 FALLBACK_MAX = 3000
@@ -32,6 +37,7 @@ FALLBACK_MAX = 3000
 class SlackOptions(Options):
     url: SecretStr  # the webhook URL is the credential
     unfurl: bool = True
+    media: Media = "preview"
 
     @field_validator("url")
     @classmethod
@@ -48,21 +54,37 @@ class SlackAdapter(ChannelAdapter):
     default_rate: ClassVar[str] = "1/s"
     requires_base_url: ClassVar[bool] = False
 
-    def endpoint(self) -> str:
+    def endpoint(self, message: Outgoing | None = None) -> str:
         return mask_url(self.options.url.get_secret_value())
 
-    def payload(self, message: Outgoing) -> dict[str, Any]:
+    def payload(self, message: Outgoing, with_image: bool = True) -> dict[str, Any]:
         title = str(message.article.get("title") or "")
         fallback = f"{title} {message.article.get('url') or ''}".strip()[:FALLBACK_MAX]
-        return {
-            "text": fallback.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
-            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": message.text}}],
-            "unfurl_links": self.options.unfurl,
-            "unfurl_media": self.options.unfurl,
-        }
+        image = image_of(self.options, message.article) if with_image else None
+        blocks: list[dict[str, Any]] = [
+            # verbatim: Slack parses no plain @channel/@here itself; our links are explicit <url>.
+            {"type": "section", "text": {"type": "mrkdwn", "text": message.text, "verbatim": True}}]
+        if image:  # image block: alt_text at most 2000 characters
+            blocks.insert(0, {"type": "image", "image_url": image,
+                              "alt_text": (title or "article image")[:2000]})
+        unfurl = self.options.unfurl and self.options.media == "preview"
+        return {"text": slack_plain(fallback), "blocks": blocks,
+                "unfurl_links": unfurl, "unfurl_media": unfurl}
 
     def send(self, message: Outgoing) -> Receipt:
+        if image_of(self.options, message.article):
+            try:
+                return self._post(self.payload(message))
+            except DeliveryError as exc:  # Slack could not fetch the image: invalid_blocks
+                if not text_instead(exc):
+                    raise
+                note = f"sent without the image: {exc}"[:300]
+            receipt = self._post(self.payload(message, with_image=False))
+            return Receipt(receipt.remote_id, receipt.state, {**receipt.details, "note": note})
+        return self._post(self.payload(message))
+
+    def _post(self, body: dict[str, Any]) -> Receipt:
         response = post_json(self.http, self.options.url.get_secret_value(), self.timeout,
-                             json=self.payload(message))
+                             json=body)
         check_status(response, response.text[:300])
         return Receipt(remote_id=None, state=PostState.SENT, details=answer(response))

@@ -18,10 +18,11 @@ from distributor.channels.adapters.base import (
     Options,
     Outgoing,
     Receipt,
-    check_status,
+    check_moved,
     post_json,
+    retry_after_header,
 )
-from distributor.errors import PermanentError
+from distributor.errors import PermanentError, TransientError
 
 
 class WebhookOptions(Options):
@@ -38,19 +39,43 @@ class WebhookOptions(Options):
     @field_validator("secret")
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
-        # an empty key (an unset ${VAR} in the TOML) would let anyone sign for us
-        if value is not None and len(secret_bytes(value.get_secret_value())) < 16:
-            raise ValueError("secret must hold at least 16 bytes of key (whsec_ + base64)")
+        if value is not None:
+            size = len(secret_bytes(value.get_secret_value()))
+            if not SECRET_MIN <= size <= SECRET_MAX:
+                raise ValueError(f"secret must decode to {SECRET_MIN} to {SECRET_MAX} bytes "
+                                 f"(Standard Webhooks), not {size}")
         return value
 
 
+# Standard Webhooks: "Between 24 bytes (192 bits) and 64 bytes (512 bits)".
+SECRET_MIN, SECRET_MAX = 24, 64
+
+
 def secret_bytes(secret: str) -> bytes:
-    """A Standard Webhooks secret is 'whsec_' + base64; a bare base64 string is taken too."""
-    encoded = secret.removeprefix("whsec_")
+    """A Standard Webhooks secret is 'whsec_' + base64 (padding optional, as the
+    reference library takes it); a bare base64 string is taken too. Never empty."""
+    encoded = secret.removeprefix("whsec_").strip()
     try:
-        return base64.b64decode(encoded, validate=True)
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except ValueError:
         raise ValueError("secret must be whsec_ followed by base64") from None
+    if not key:
+        raise ValueError("secret must not be empty")
+    return key
+
+
+def check_answer(response) -> None:
+    """Standard Webhooks: 2xx is success, 410 Gone disables the endpoint, a 3xx
+    is a failure to fix in the URL; every other answer (404 and 4xx included) is
+    retried on the backoff schedule until the channel's max_age."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    check_moved(response)
+    text = response.text[:300]
+    if status == 410:
+        raise PermanentError(f"410: endpoint gone: {text}", disable=True)
+    raise TransientError(f"{status}: {text}", retry_after=retry_after_header(response))
 
 
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
@@ -84,6 +109,10 @@ def verify(secret: str, headers: dict[str, str], body: bytes, tolerance: int = 3
     raise ValueError("webhook-signature does not match")
 
 
+def _dumps(payload: dict) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 class WebhookAdapter(ChannelAdapter):
     type: ClassVar[str] = "webhook"
     Options = WebhookOptions
@@ -101,17 +130,26 @@ class WebhookAdapter(ChannelAdapter):
         return self.options.secret.get_secret_value() if self.options.secret else None
 
     def body(self, message: Outgoing) -> bytes:
+        """The JSON body, kept under the spec's recommended 20 kB: without body_html when
+        it is too big, then with the summary cut; refused only when even that is over."""
         payload = {"type": "article.published", "channel": self.name,
                    "text": message.text, "article": message.article}
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        body = _dumps(payload)
         if len(body) > self.limits.max_length:
             payload["article"] = {k: v for k, v in message.article.items() if k != "body_html"}
-            body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+            body = _dumps(payload)
+        raw = str(payload["article"].get("summary") or "").encode()
+        budget = len(raw) - (len(body) - self.limits.max_length) - 3  # 3: the ellipsis
+        while raw and budget > 0 and len(body) > self.limits.max_length:
+            cut = raw[:budget].decode(errors="ignore") + "\u2026"
+            payload["article"] = {**payload["article"], "summary": cut}
+            body = _dumps(payload)
+            budget -= max(1, len(body) - self.limits.max_length)  # JSON escapes cost more
         if len(body) > self.limits.max_length:
             raise PermanentError(f"payload is {len(body)} bytes, over {self.limits.max_length}")
         return body
 
-    def endpoint(self) -> str:
+    def endpoint(self, message: Outgoing | None = None) -> str:
         return self.url
 
     def payload(self, message: Outgoing) -> dict:
@@ -126,5 +164,5 @@ class WebhookAdapter(ChannelAdapter):
             headers["webhook-signature"] = sign(self.secret, message.idempotency_key,
                                                 timestamp, body)
         response = post_json(self.http, self.url, self.timeout, data=body, headers=headers)
-        check_status(response)
+        check_answer(response)
         return Receipt(remote_id=response.headers.get("X-Request-Id"))
