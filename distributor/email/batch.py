@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from distributor.audience.subscribers import bounce
 from distributor.audience.tokens import email_digest
 from distributor.config import Settings
-from distributor.email.compose import compile_send, recipient
+from distributor.email.compose import compile_send, recipient, send_key
 from distributor.email.dkim import dkim_signer
 from distributor.email.message import CompiledEmail
 from distributor.email.transport import Transport
@@ -150,7 +150,9 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
         send.state = SendState.RUNNING
 
         def compiled_for(preferences: tuple[str, ...]) -> CompiledEmail | None:
-            return compiled_cache.get((send.id, preferences),
+            # Keyed by the send's Message-ID tag, not its id: a reset database numbers
+            # sends from 1 again while this worker still holds the old ones.
+            return compiled_cache.get((send_key(settings, send), preferences),
                                       lambda: compile_send(session, settings, send, preferences))
 
         recipients = _recipients(session, send, batch)

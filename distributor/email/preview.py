@@ -61,7 +61,7 @@ def preview_alert(db: Database, settings: Settings, list_name: str,
         if article is None:
             raise NotFound("no such article" if guid else "no article published yet",
                            {"article": "unknown"})
-        compiled = compile_alert(settings, article, mailing_list.name, send_id=0)
+        compiled = compile_alert(settings, article, mailing_list.name, message_key="preview")
         return _finish(settings, compiled, mailing_list, _sample(session, mailing_list))
 
 

@@ -31,7 +31,7 @@ def test_emails_are_signed_and_verify(tmp_path, make_settings):
     settings = make_settings()
     settings = settings.model_copy(update={"file": settings.file.model_copy(update={
         "dkim": DkimConfig(key_file=key, selector="news", domain="news.example.org")})})
-    compiled = compile_alert(settings, ARTICLE, "breaking", send_id=1)
+    compiled = compile_alert(settings, ARTICLE, "breaking", message_key="alert-1")
     raw = dkim_signer(settings)(compiled.fill(
         Recipient(1, "a@example.com", "A", "https://news.example.org/unsubscribe/t")))
 
