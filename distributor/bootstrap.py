@@ -128,7 +128,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         name = str(error["loc"][0]) if error["loc"] else "?"
         variable = "DISTRIBUTOR_FROM" if name in ("from_address", "DISTRIBUTOR_FROM") else (
             ENV_PREFIX + name.upper())
-        raise ConfigError(f"{variable}: {error['msg']}") from None
+        raise ConfigError(f"{variable}: {error['msg'].removeprefix('Value error, ')}") from None
     if settings.secret_key is None:
         settings = settings.model_copy(update={"secret_key": SecretStr(_secret_key(settings.var_dir))})
     return settings

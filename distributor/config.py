@@ -8,6 +8,7 @@ and rates are parsed here, once, when the settings are built.
 from __future__ import annotations
 
 import re
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -35,6 +36,43 @@ def parse_rate(text: str) -> tuple[float, float]:
     if not match or float(match.group(1)) <= 0:
         raise ValueError(f"{text!r} is not a rate like 20/m, 1/s or 100/h")
     return float(match.group(1)), {"s": 1.0, "m": 60.0, "h": 3600.0}[match.group(2)]
+
+
+SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
+_ADDRESS = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)*$")
+
+
+def check_smtp_url(url: str) -> None:
+    """Refuse a mail URL the transport could not use. The message never repeats the URL:
+    it may hold a password."""
+    scheme, colon, rest = url.partition(":")
+    if scheme == "maildir" and colon:
+        if not rest:
+            raise ValueError("maildir: needs a path, e.g. maildir:./var/outbox")
+        return
+    if scheme not in SMTP_SCHEMES or not rest.startswith("//"):
+        shown = scheme if colon and re.fullmatch(r"[A-Za-z0-9+.-]{1,30}", scheme) else "?"
+        raise ValueError(f"unknown scheme {shown!r}: use smtp://, smtp+starttls://, smtps:// "
+                         "or maildir:PATH")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        raise ValueError("the port is not a number from 1 to 65535") from None
+    if not parts.hostname:
+        raise ValueError(f"{scheme}:// needs a host, e.g. {scheme}://mail.example.org")
+
+
+def check_from_address(value: str) -> None:
+    """'Name <local@domain>' or 'local@domain', one address, no line breaks."""
+    if re.search(r"[\r\n\x00]", value):
+        raise ValueError("must be one line")
+    address = parseaddr(value)[1]
+    if not address or not _ADDRESS.match(address) or value.count("@") != 1:
+        raise ValueError(f"{value!r} is not an address like 'News <news@example.org>'")
+    if not address.isascii():  # it is the envelope sender too (RFC 5321 4.1.2: ASCII)
+        raise ValueError(f"{address!r}: write the address in ASCII (a domain in its IDNA "
+                         "form, e.g. news@xn--bcher-kva.de)")
 
 
 def format_duration(seconds: float) -> str:
@@ -153,6 +191,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_000_000, ge=1024)
     smtp_timeout: float = Field(30.0, gt=0)
     smtp_pause_after: int = Field(50, ge=1)
+    smtp_rate: str | None = None  # '14/s': messages per second, shared by every worker
     http_timeout: float = Field(10.0, gt=0)
     worker_concurrency: int = Field(8, ge=1, le=256)
     templates_dir: Path | None = None
@@ -176,6 +215,25 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: SecretStr) -> SecretStr:
+        check_smtp_url(value.get_secret_value())
+        return value
+
+    @field_validator("from_address")
+    @classmethod
+    def _from_address(cls, value: str) -> str:
+        check_from_address(value)
+        return value
+
+    @field_validator("smtp_rate")
+    @classmethod
+    def _smtp_rate(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_rate(value)
+        return value
 
     @field_validator("broker_url")
     @classmethod

@@ -71,3 +71,21 @@ def test_an_unreachable_database_exits_1(run, monkeypatch):
                        "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
     result = run("lists", "list")
     assert result.exit_code == 1 and "database" in result.stderr
+
+
+def test_a_mistyped_smtp_url_stops_every_command_with_exit_2(run, monkeypatch):
+    monkeypatch.setenv("DISTRIBUTOR_SMTP_URL", "smtp+startls://user:s3cret-pw@mail.example.org:587")
+    for args in (["lists", "list"], ["status", "--json"], ["failures", "list"]):
+        result = run(*args)
+        assert result.exit_code == 2, args
+        assert result.output.strip().splitlines() == [
+            "error: DISTRIBUTOR_SMTP_URL: unknown scheme 'smtp+startls': use smtp://, "
+            "smtp+starttls://, smtps:// or maildir:PATH"]
+        assert "s3cret-pw" not in result.output
+
+
+def test_an_unparsable_from_address_stops_commands_with_exit_2(run, monkeypatch):
+    monkeypatch.setenv("DISTRIBUTOR_FROM", "Newsroom")
+    result = run("lists", "list")
+    assert result.exit_code == 2
+    assert "DISTRIBUTOR_FROM: 'Newsroom' is not an address" in result.output
