@@ -10,6 +10,8 @@
     ├── FeedError                     a feed could not be fetched or parsed
     └── DeliveryError                 a peer (SMTP server, channel API) refused or failed
         ├── TransientError            try again later; .retry_after in seconds when the peer said
+        │   └── Throttled             the peer asks us to slow down (421, 4.7.x, "too many"):
+        │                             not the recipient's fault, no attempt spent
         └── PermanentError            do not retry; .disable when the endpoint is gone for good
             └── RecipientRefused      the SMTP server refused this address (5xx on RCPT): bounce
 
@@ -77,6 +79,11 @@ class TransientError(DeliveryError):
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Throttled(TransientError):
+    """The peer is throttling us: slow the route down and try the rest later; it says
+    nothing about the recipient."""
 
 
 class PermanentError(DeliveryError):

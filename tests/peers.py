@@ -94,10 +94,13 @@ class SMTPHandler:
 
 
 class SMTPServer:
-    def __init__(self):
-        self.handler = SMTPHandler()
+    """`options` go to aiosmtpd's SMTP. Its Controller offers SMTPUTF8 (RFC 6531) unless
+    told enable_SMTPUTF8=False: then the server speaks strict ASCII (RFC 5321)."""
+
+    def __init__(self, handler: SMTPHandler | None = None, **options):
+        self.handler = handler or SMTPHandler()
         self.port = free_port()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **options)
 
     @property
     def url(self) -> str:

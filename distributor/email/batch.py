@@ -7,30 +7,38 @@ repeats at most the one message that was in flight.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import parseaddr
 
-from sqlalchemy import bindparam, exists, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from distributor.audience.subscribers import bounce
 from distributor.audience.tokens import email_digest
 from distributor.config import Settings
+from distributor.email.closing import (
+    MAX_BATCH_ATTEMPTS,
+    batch_broke,
+    close_batch,
+    fail_send,
+    hold_batch,
+    pause_send,
+    release,
+    short,
+)
 from distributor.email.compose import compile_send, recipient, send_key
 from distributor.email.dkim import dkim_signer
 from distributor.email.message import CompiledEmail
-from distributor.email.transport import Transport
-from distributor.errors import PermanentError, RecipientRefused, TransientError
+from distributor.email.pace import THROTTLE_HOLD, Pace
+from distributor.email.transport import Connection, Transport
+from distributor.errors import PermanentError, RecipientRefused, Throttled, TransientError
 from distributor.outbox import leases
-from distributor.outbox.retry import backoff
 from distributor.states import (
     DELIVERY_FINISHED,
-    OPEN,
-    SEND_OPEN,
     SEND_STOPPED,
     BatchState,
     DeliveryState,
@@ -40,7 +48,9 @@ from distributor.states import (
 )
 from distributor.store import Batch, Database, Delivery, Send, Subscriber, Subscription, Suppression
 
-MAX_BATCH_ATTEMPTS = 10
+__all__ = ["MAX_BATCH_ATTEMPTS", "BatchResult", "fail_send", "pause_send", "run_batch"]
+
+log = logging.getLogger("distributor.email")
 GIVE_UP_IN_BATCH = 5  # consecutive transient failures before a batch stops and retries later
 
 
@@ -85,7 +95,7 @@ _RETRIED = (_DELIVERIES.update()
             .values(attempts=_DELIVERIES.c.attempts + 1))
 
 
-def _record(connection: Connection, send_id: int, subscriber_id: int, state: DeliveryState,
+def _record(connection, send_id: int, subscriber_id: int, state: DeliveryState,
             error: str | None, retried: bool) -> None:
     """One ledger row, committed at once: this runs once per recipient."""
     if retried:
@@ -96,29 +106,6 @@ def _record(connection: Connection, send_id: int, subscriber_id: int, state: Del
                                      "state": state, "error": error, "attempts": 1,
                                      "at": datetime.now(UTC)})
     connection.commit()
-
-
-def _finish_send_if_complete(session: Session, send_id: int) -> None:
-    open_batches = exists().where(Batch.send_id == send_id,
-                                  Batch.state.not_in((BatchState.DONE, BatchState.FAILED)))
-    session.execute(update(Send).where(Send.id == send_id, Send.state.in_(SEND_OPEN),
-                                       ~open_batches)
-                    .values(state=SendState.DONE, finished_at=datetime.now(UTC)))
-
-
-def pause_send(session: Session, send_id: int, why: str) -> None:
-    session.execute(update(Send).where(Send.id == send_id).values(state=SendState.PAUSED, error=why))
-    session.execute(update(Batch).where(Batch.send_id == send_id,
-                                        Batch.state.in_(OPEN))
-                    .values(state=BatchState.PAUSED, lease_until=None))
-
-
-def fail_send(session: Session, send_id: int, why: str) -> None:
-    session.execute(update(Send).where(Send.id == send_id)
-                    .values(state=SendState.FAILED, error=why, finished_at=datetime.now(UTC)))
-    session.execute(update(Batch).where(Batch.send_id == send_id,
-                                        Batch.state.in_(OPEN))
-                    .values(state=BatchState.FAILED, error=why, lease_until=None))
 
 
 def _recipients(session: Session, send: Send, batch: Batch):
@@ -134,7 +121,9 @@ def _recipients(session: Session, send: Send, batch: Batch):
 
 
 def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: int,
-              now: datetime | None = None) -> BatchResult:
+              now: datetime | None = None, pace: Pace | None = None) -> BatchResult:
+    """One run of one batch. `pace` (when given) keeps the mail route's shared rate and
+    its holds; without it a throttling reply still stops the run and retries the rest."""
     now = now or datetime.now(UTC)
     lease = settings.lease_seconds
     with db.session() as session:
@@ -172,90 +161,126 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
             return BatchResult(Outcome.FAILED, error=why)
 
     result = BatchResult(Outcome.DONE)
-    sender = parseaddr(settings.from_address)[1]
-    sign = dkim_signer(settings)
-    consecutive = 0
-    connection = transport.connect()
-    ledger = db.engine.connect()
+    connection = ledger = None
     try:
-        for index, (subscriber_id, email, name, sections) in enumerate(recipients):
-            existing = subscriber_id in deferred
-            if email_digest(email) in suppressed:
-                _record(ledger, send_id, subscriber_id, DeliveryState.SKIPPED, "suppressed", existing)
-                result.skipped += 1
-                continue
-            compiled = messages[_preferences(sections)]
-            if compiled is None:
-                _record(ledger, send_id, subscriber_id, DeliveryState.SKIPPED,
-                        "nothing in their sections", existing)
-                result.skipped += 1
-                continue
-            reader = recipient(settings, list_id, subscriber_id, email, name)
-            try:
-                connection.send(sender, email, sign(compiled.fill(reader)))
-            except RecipientRefused as exc:
-                _record(ledger, send_id, subscriber_id, DeliveryState.BOUNCED, str(exc), existing)
-                with db.session() as session:
-                    bounce(session, subscriber_id, email)
-                result.failed += 1
-                consecutive = 0
-            except PermanentError as exc:
-                _record(ledger, send_id, subscriber_id, DeliveryState.FAILED, str(exc), existing)
-                result.failed += 1
-                consecutive = 0
-            except TransientError as exc:
-                _record(ledger, send_id, subscriber_id, DeliveryState.DEFERRED, str(exc), existing)
-                result.deferred += 1
-                result.error = str(exc)
-                consecutive += 1
-            else:
-                _record(ledger, send_id, subscriber_id, DeliveryState.SENT, None, existing)
-                result.sent += 1
-                consecutive = 0
-            if consecutive >= settings.smtp_pause_after:
-                why = f"paused after {consecutive} consecutive failures; last: {result.error}"
-                with db.session() as session:
-                    pause_send(session, send_id, why)
-                return BatchResult(Outcome.PAUSED, sent=result.sent, deferred=result.deferred,
-                                   failed=result.failed, error=why)
-            if consecutive >= GIVE_UP_IN_BATCH:
-                result.deferred += len(recipients) - index - 1
-                break
-            if index % 100 == 99:
-                with db.session() as session:
-                    leases.renew(session, Batch, batch_id, datetime.now(UTC), lease)
-    except Exception:
-        _release(db, batch_id)  # let the next try claim it without waiting out the lease
-        raise
+        connection = transport.connect()
+        ledger = db.engine.connect()
+        stop = _deliver(db, settings, connection, ledger, result, pace, send_id, list_id,
+                        batch_id, recipients, messages, deferred, suppressed)
+    except Exception as exc:  # a fault of the batch, not of one reader: keep it on the batch
+        why = short(f"batch stopped by an unexpected error: {type(exc).__name__}: {exc}")
+        log.exception("batch=%s %s", batch_id, why)
+        if ledger is not None:  # its failed transaction may hold a lock the next write needs
+            ledger.close()
+            ledger = None
+        try:
+            retry_in = batch_broke(db, batch_id, send_id, attempts, why, settings.email_retry_base)
+        except SQLAlchemyError:
+            release(db, batch_id)  # let the next try claim it without waiting out the lease
+            raise
+        result.error, result.retry_in = why, retry_in
+        result.state = Outcome.FAILED if retry_in is None else Outcome.RETRY
+        return result
     finally:
-        connection.close()
-        ledger.close()
+        if connection is not None:
+            connection.close()
+        if ledger is not None:
+            ledger.close()
 
-    with db.session() as session:
-        batch = session.get(Batch, batch_id)
-        batch.lease_until = None
-        if result.deferred and attempts < MAX_BATCH_ATTEMPTS:
-            result.state = Outcome.RETRY
-            result.retry_in = backoff(attempts, settings.email_retry_base)
-            batch.next_attempt_at = datetime.now(UTC) + timedelta(seconds=result.retry_in)
-        else:
-            if result.deferred:
-                session.execute(update(Delivery).where(
-                    Delivery.send_id == send_id, Delivery.state == DeliveryState.DEFERRED,
-                    Delivery.subscriber_id.between(batch.first_id, batch.last_id))
-                    .values(state=DeliveryState.FAILED))
-            batch.state = BatchState.DONE
-            session.flush()
-            _finish_send_if_complete(session, send_id)
+    if isinstance(stop, _Paused):
+        with db.session() as session:
+            pause_send(session, send_id, stop.why)
+        result.state, result.error = Outcome.PAUSED, stop.why
+        return result
+    if isinstance(stop, _Throttled):
+        hold_batch(db, batch_id, stop.wait, stop.why)
+        result.state, result.retry_in, result.error = Outcome.RETRY, stop.wait, stop.why
+        return result
+    result.retry_in = close_batch(db, batch_id, send_id, attempts=attempts,
+                                  deferred=bool(result.deferred), error=result.error,
+                                  retry_base=settings.email_retry_base)
+    if result.retry_in is not None:
+        result.state = Outcome.RETRY
     return result
 
 
-def _release(db: Database, batch_id: int) -> None:
-    try:
-        with db.session() as session:
-            session.execute(update(Batch).where(Batch.id == batch_id).values(lease_until=None))
-    except SQLAlchemyError:
-        pass  # the lease runs out by itself; the sweeper takes it from there
+@dataclass
+class _Paused:
+    why: str
+
+
+@dataclass
+class _Throttled:
+    wait: float
+    why: str
+
+
+def _deliver(db: Database, settings: Settings, connection: Connection, ledger, result: BatchResult,
+             pace: Pace | None, send_id: int, list_id: int, batch_id: int, recipients, messages,
+             deferred: set[int], suppressed: set[str]) -> _Paused | _Throttled | None:
+    """Send to each reader in turn and record each result at once. Whatever goes wrong
+    with one reader (their address, a refusal) fails that reader alone; a throttling
+    reply or a long wait for the route's rate stops the run with the rest untouched."""
+    sender = parseaddr(settings.from_address)[1]
+    sign = dkim_signer(settings)
+    consecutive = 0
+    for index, (subscriber_id, email, name, sections) in enumerate(recipients):
+        existing = subscriber_id in deferred
+        if email_digest(email) in suppressed:
+            _record(ledger, send_id, subscriber_id, DeliveryState.SKIPPED, "suppressed", existing)
+            result.skipped += 1
+            continue
+        compiled = messages[_preferences(sections)]
+        if compiled is None:
+            _record(ledger, send_id, subscriber_id, DeliveryState.SKIPPED,
+                    "nothing in their sections", existing)
+            result.skipped += 1
+            continue
+        wait = pace.wait() if pace else 0.0
+        if wait:
+            return _Throttled(wait, f"waiting {wait:.1f}s for the mail route's rate")
+        try:
+            message = sign(compiled.fill(recipient(settings, list_id, subscriber_id, email, name)))
+            connection.send(sender, email, message)
+        except Throttled as exc:
+            hold = pace.slow_down(exc.retry_after) if pace else (exc.retry_after or THROTTLE_HOLD)
+            return _Throttled(hold, f"throttled by the mail server: {exc}")
+        except RecipientRefused as exc:
+            _record(ledger, send_id, subscriber_id, DeliveryState.BOUNCED, str(exc), existing)
+            with db.session() as session:
+                bounce(session, subscriber_id, email)
+            result.failed += 1
+            consecutive = 0
+        except PermanentError as exc:
+            _record(ledger, send_id, subscriber_id, DeliveryState.FAILED, str(exc), existing)
+            result.failed += 1
+            consecutive = 0
+        except TransientError as exc:
+            _record(ledger, send_id, subscriber_id, DeliveryState.DEFERRED, str(exc), existing)
+            result.deferred += 1
+            result.error = str(exc)
+            consecutive += 1
+        except Exception as exc:  # tied to this reader (their name, their address...)
+            why = short(f"unexpected error: {type(exc).__name__}: {exc}")
+            log.exception("send=%s subscriber=%s %s", send_id, subscriber_id, why)
+            connection.close()  # the next reader starts on a clean connection
+            _record(ledger, send_id, subscriber_id, DeliveryState.FAILED, why, existing)
+            result.failed += 1
+            result.error = why
+            consecutive += 1  # the same fault for every reader pauses the send
+        else:
+            _record(ledger, send_id, subscriber_id, DeliveryState.SENT, None, existing)
+            result.sent += 1
+            consecutive = 0
+        if consecutive >= settings.smtp_pause_after:
+            return _Paused(f"paused after {consecutive} consecutive failures; last: {result.error}")
+        if consecutive >= GIVE_UP_IN_BATCH:
+            result.deferred += len(recipients) - index - 1
+            return None
+        if index % 100 == 99:
+            with db.session() as session:
+                leases.renew(session, Batch, batch_id, datetime.now(UTC), settings.lease_seconds)
+    return None
 
 
 def _preferences(sections: list[str] | None) -> tuple[str, ...]:

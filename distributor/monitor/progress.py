@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from distributor.monitor.deliveries import send_counts, send_report
+from distributor.monitor.deliveries import batch_errors, send_counts, send_report
 from distributor.states import SEND_OPEN, PostState
 from distributor.store import Article, ChannelPost, Database, Delivery, MailingList, Send
 
@@ -45,6 +45,7 @@ def recent_sends(db: Database, since: datetime, limit: int = 200,
             .where(Send.created_at >= since).order_by(Send.id.desc()).limit(limit)).all()
         ids = [s.id for s, _ in rows]
         counts = send_counts(session, ids)
+        errors = batch_errors(session, ids)
         spans = {}
         titles = {}
         if ids:
@@ -57,7 +58,7 @@ def recent_sends(db: Database, since: datetime, limit: int = 200,
                                               .where(Article.id.in_(article_ids))).all())
         out = []
         for send, list_name in rows:
-            report = send_report(send, list_name, counts[send.id])
+            report = send_report(send, list_name, counts[send.id], errors.get(send.id))
             report["_created"], report["_finished"] = send.created_at, send.finished_at
             first, last = spans.get(send.id, (None, None))
             report.update(progress(report, _aware(first), _aware(last), now))
