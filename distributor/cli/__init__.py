@@ -11,7 +11,7 @@ from distributor.cli.channels import channels
 from distributor.cli.email import digest, preview
 from distributor.cli.feeds import feeds
 from distributor.cli.monitor import failures, status
-from distributor.cli.ops import api, beat, db, deliveries, worker
+from distributor.cli.ops import api, beat, check, db, deliveries, worker
 from distributor.cli.publish import publish
 
 
@@ -29,7 +29,7 @@ def cli(ctx: click.Context) -> None:
 
 
 for command in (db, publish, lists, subscribers, digest, preview, channels, feeds, deliveries,
-                status, failures, worker, beat, api):
+                status, failures, check, worker, beat, api):
     cli.add_command(command)
 
 

@@ -14,6 +14,7 @@ only with SMTPUTF8 (RFC 6531), and only when the server offers it.
 from __future__ import annotations
 
 import mailbox
+import os
 import re
 import smtplib
 import ssl
@@ -174,6 +175,19 @@ class SMTPTransport:
     def connect(self) -> SMTPConnection:
         return SMTPConnection(self)
 
+    def check(self) -> str:
+        """Connect, EHLO, STARTTLS and AUTH as a batch would, then QUIT; say what was done.
+        Raises the DeliveryError a batch would meet, naming the step."""
+        connection = SMTPConnection(self)
+        connection.smtp = connection._open()
+        connection.close()
+        steps = ["TLS", "EHLO"] if self.tls == "smtps" else ["EHLO"]
+        if self.tls == "starttls":
+            steps.append("STARTTLS")
+        if self.username:
+            steps.append(f"AUTH as {self.username}")
+        return ", ".join(steps)
+
 
 class MaildirConnection:
     def __init__(self, path: Path):
@@ -197,6 +211,15 @@ class MaildirTransport:
 
     def connect(self) -> MaildirConnection:
         return MaildirConnection(self.path)
+
+    def check(self) -> str:
+        try:
+            mailbox.Maildir(self.path, create=True)
+        except OSError as exc:
+            raise PermanentError(f"maildir {self.path}: {exc.strerror}") from None
+        if not os.access(self.path / "tmp", os.W_OK):
+            raise PermanentError(f"maildir {self.path}: not writable")
+        return "writable"
 
 
 def open_transport(url: str, timeout: float = 30.0) -> SMTPTransport | MaildirTransport:
