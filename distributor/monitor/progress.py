@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
 from distributor.monitor.deliveries import batch_errors, send_counts, send_report
-from distributor.states import SEND_OPEN, PostState
-from distributor.store import Article, ChannelPost, Database, Delivery, MailingList, Send
+from distributor.states import OPEN, SEND_OPEN, PostState
+from distributor.store import Article, Batch, ChannelPost, Database, Delivery, MailingList, Send
 
 
 def progress(report: dict[str, Any], first_at: datetime | None, last_at: datetime | None,
@@ -66,6 +66,18 @@ def recent_sends(db: Database, since: datetime, limit: int = 200,
             report["article"] = titles.get(send.article_id)
             out.append(report)
         return out
+
+
+def mail_trouble(db: Database, now: datetime | None = None,
+                 within: timedelta = timedelta(minutes=10)) -> str | None:
+    """Why mail is not going out, when a batch that still has work said so in the last
+    `within` (an unreachable server, a refused login, throttling); None when all is well."""
+    now = now or datetime.now(UTC)
+    with db.session() as session:
+        return session.scalar(
+            select(Batch.error).where(Batch.state.in_(OPEN), Batch.error.is_not(None),
+                                      Batch.updated_at >= now - within)
+            .order_by(Batch.updated_at.desc()).limit(1))
 
 
 def _aware(value: datetime | None) -> datetime | None:
