@@ -19,11 +19,12 @@ THROTTLE_HOLD = 5.0  # seconds every worker stops sending on a route that thrott
 
 class Pace:
     def __init__(self, limiter: RedisLimiter, route: str = "default", rate: str | None = None,
-                 max_sleep: float = MAX_SLEEP, sleep=time.sleep):
+                 max_sleep: float = MAX_SLEEP, hold: float = THROTTLE_HOLD, sleep=time.sleep):
         self.limiter = limiter
         self.key = f"smtp:{route}"
         self.count, self.per = parse_rate(rate) if rate else (None, 1.0)
         self.max_sleep = max_sleep
+        self.hold = hold
         self.sleep = sleep
 
     def wait(self) -> float:
@@ -38,6 +39,6 @@ class Pace:
 
     def slow_down(self, seconds: float | None = None) -> float:
         """The server throttled us: every worker holds off this route for a while."""
-        hold = max(seconds or 0.0, THROTTLE_HOLD)
+        hold = max(seconds or 0.0, self.hold)
         self.limiter.hold(self.key, hold)
         return hold

@@ -36,6 +36,9 @@ class Alert:
     def run(self):
         return run_batch(self.db, self.settings, self.transport, self.batch_id)
 
+    def run_with(self, pace):
+        return run_batch(self.db, self.settings, self.transport, self.batch_id, pace=pace)
+
     def ledger(self) -> dict[str, tuple[str, int]]:
         with self.db.session() as session:
             rows = session.execute(select(Subscriber.email, Delivery.state, Delivery.attempts)
@@ -70,6 +73,7 @@ def alert(backend, postgres, tmp_path, make_settings, smtp_server):
     yield make
     handler = smtp_server.handler
     handler.busy_rcpts = 0
+    handler.max_per_second = None
     for db in made:
         db.dispose()
 
