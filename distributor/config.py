@@ -160,12 +160,46 @@ class DkimConfig(BaseModel):
         return self.key_file.read_bytes()
 
 
+class SmtpRoute(BaseModel):
+    """One ``[[smtp]]`` table: a mail route. The lowest ``priority`` that answers carries
+    the mail; the next takes over when it cannot be reached or keeps answering 4xx."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")
+    url: SecretStr
+    rate: str | None = None
+    priority: int = 0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: SecretStr) -> SecretStr:
+        check_smtp_url(value.get_secret_value())
+        return value
+
+    @field_validator("rate")
+    @classmethod
+    def _rate(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_rate(value)
+        return value
+
+
 class FileConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     publisher: Publisher = Publisher()
     dkim: DkimConfig | None = None
     channels: list[ChannelConfig] = []
     feeds: list[FeedConfig] = []
+    smtp: list[SmtpRoute] = []
+
+    @field_validator("smtp")
+    @classmethod
+    def _unique_routes(cls, routes: list[SmtpRoute]) -> list[SmtpRoute]:
+        names = [r.name for r in routes]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"route name {twice[0]!r} is used twice")
+        return routes
 
 
 class Settings(BaseSettings):
@@ -247,6 +281,14 @@ class Settings(BaseSettings):
         return self.file.publisher
 
     @property
+    def smtp_routes(self) -> list[SmtpRoute]:
+        """The mail routes by priority: the [[smtp]] tables, else one route 'default' from
+        DISTRIBUTOR_SMTP_URL and DISTRIBUTOR_SMTP_RATE."""
+        if self.file.smtp:
+            return sorted(self.file.smtp, key=lambda r: r.priority)
+        return [SmtpRoute(name="default", url=self.smtp_url, rate=self.smtp_rate)]
+
+    @property
     def channels(self) -> list[ChannelConfig]:
         return self.file.channels
 
@@ -265,7 +307,7 @@ class Settings(BaseSettings):
             if isinstance(channel.options, BaseModel):
                 found += [v for v in vars(channel.options).values() if isinstance(v, SecretStr)]
         values = [s.get_secret_value() for s in found]
-        for url in (self.smtp_url, self.database_url):
+        for url in (self.smtp_url, self.database_url, *(r.url for r in self.file.smtp)):
             password = _url_password(url.get_secret_value())
             if password:
                 values.append(password)

@@ -10,8 +10,10 @@
     ├── FeedError                     a feed could not be fetched or parsed
     └── DeliveryError                 a peer (SMTP server, channel API) refused or failed
         ├── TransientError            try again later; .retry_after in seconds when the peer said
-        │   └── Throttled             the peer asks us to slow down (421, 4.7.x, "too many"):
-        │                             not the recipient's fault, no attempt spent
+        │   ├── Throttled             the peer asks us to slow down (421, 4.7.x, "too many"):
+        │   │                         not the recipient's fault, no attempt spent
+        │   └── Unreachable           the mail server cannot be reached (connect, EHLO, TLS):
+        │                             another route may take the mail
         └── PermanentError            do not retry; .disable when the endpoint is gone for good
             └── RecipientRefused      the SMTP server refused this address (5xx on RCPT): bounce
 
@@ -84,6 +86,10 @@ class TransientError(DeliveryError):
 class Throttled(TransientError):
     """The peer is throttling us: slow the route down and try the rest later; it says
     nothing about the recipient."""
+
+
+class Unreachable(TransientError):
+    """The mail server could not be reached or spoken to at all; nothing was sent."""
 
 
 class PermanentError(DeliveryError):

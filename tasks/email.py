@@ -16,8 +16,7 @@ log = logging.getLogger("distributor.email")
 @app.task(name="email.send_batch", autoretry_for=(SQLAlchemyError,), retry_backoff=True,
           max_retries=10)
 def send_batch(batch_id: int) -> dict:
-    result = run_batch(runtime.db(), runtime.settings(), runtime.transport(), batch_id,
-                       pace=runtime.pace())
+    result = run_batch(runtime.db(), runtime.settings(), runtime.transport(), batch_id)
     log.info("batch=%s state=%s sent=%s deferred=%s failed=%s skipped=%s%s", batch_id,
              result.state, result.sent, result.deferred, result.failed, result.skipped,
              f" error={result.error}" if result.error else "")

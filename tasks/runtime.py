@@ -14,10 +14,8 @@ from distributor.bootstrap import load_settings
 from distributor.channels.adapters import ADAPTERS
 from distributor.channels.ratelimit import RedisLimiter
 from distributor.config import Settings
-from distributor.email.pace import Pace
-from distributor.email.transport import open_transport
+from distributor.email.routes import open_routes
 from distributor.errors import ConfigError
-from distributor.outbox import ratelimit
 from distributor.store import Database
 
 
@@ -37,7 +35,8 @@ def db() -> Database:
 
 @cache
 def transport():
-    return open_transport(settings().smtp_url.get_secret_value(), settings().smtp_timeout)
+    """The mail routes ([[smtp]] or DISTRIBUTOR_SMTP_URL), paced and watched through Redis."""
+    return open_routes(settings(), redis_client())
 
 
 @cache
@@ -54,7 +53,7 @@ def reset() -> None:
     """After a fork: the child must open its own connections."""
     if db.cache_info().currsize:
         db().dispose()
-    for holder in (db, transport, http, redis_client, limiter, pace):
+    for holder in (db, transport, http, redis_client, limiter):
         holder.cache_clear()
 
 
@@ -68,14 +67,6 @@ def limiter():
     defaults = {name: cls.default_rate for name, cls in ADAPTERS.items()}
     return RedisLimiter(redis_client(), prefix=settings().broker_prefix + "distributor:rate:",
                         defaults=defaults)
-
-
-@cache
-def pace() -> Pace:
-    """The mail route's shared rate (DISTRIBUTOR_SMTP_RATE) and the holds a throttling
-    server puts on it, kept in Redis for every worker."""
-    limiter = ratelimit.RedisLimiter(redis_client(), prefix=settings().broker_prefix + "distributor:rate:")
-    return Pace(limiter, "default", settings().smtp_rate)
 
 
 def sweep_grace():

@@ -133,10 +133,17 @@ class SMTPServer:
 
     def __enter__(self) -> SMTPServer:
         self.controller.start()
+        self.running = True
         return self
 
+    def stop(self) -> None:
+        """The server goes away (its open connections with it); safe to repeat."""
+        if getattr(self, "running", False):
+            self.running = False
+            self.controller.stop()
+
     def __exit__(self, *exc) -> None:
-        self.controller.stop()
+        self.stop()
 
 
 @dataclass

@@ -55,6 +55,11 @@ def render_status(data: dict):
                                                           style="bold red"))
         beat = data["beat"]
         parts.append(Text(f"last beat run: {_ago(beat['seconds_ago']) if beat else 'never'}"))
+    for route in data.get("mail_routes", []):
+        if route["state"] == "down":
+            parts.append(Text(f"mail route {route['name']}: down: {route['reason']}", style="bold red"))
+        elif route["carrying"]:
+            parts.append(Text(f"mail route {route['name']}: carrying the mail"))
     sends = Table("send", "list", "state", "progress", "sent/planned", "failed", "rate/s",
                   "ETA", "why", title="sends, last 24 h", title_justify="left")
     for s in data["sends"]:

@@ -236,14 +236,16 @@ def _deliver(db: Database, settings: Settings, connection: Connection, ledger, r
                     "nothing in their sections", existing)
             result.skipped += 1
             continue
-        wait = pace.wait() if pace else 0.0
+        route_pace = getattr(connection, "pace", None) or pace  # routed: the route's own
+        wait = route_pace.wait() if route_pace else 0.0
         if wait:
             return _Throttled(wait, f"waiting {wait:.1f}s for the mail route's rate")
         try:
             message = sign(compiled.fill(recipient(settings, list_id, subscriber_id, email, name)))
             connection.send(sender, email, message)
         except Throttled as exc:
-            hold = pace.slow_down(exc.retry_after) if pace else (exc.retry_after or THROTTLE_HOLD)
+            hold = (route_pace.slow_down(exc.retry_after) if route_pace
+                    else exc.retry_after or THROTTLE_HOLD)
             return _Throttled(hold, f"throttled by the mail server: {exc}")
         except RecipientRefused as exc:
             _record(ledger, send_id, subscriber_id, DeliveryState.BOUNCED, str(exc), existing)

@@ -30,6 +30,7 @@ from distributor.errors import (
     RecipientRefused,
     Throttled,
     TransientError,
+    Unreachable,
 )
 
 
@@ -104,8 +105,8 @@ class SMTPConnection:
                     from None
             raise transient(exc.smtp_code, exc.smtp_error, "SMTP connect") from None
         except (OSError, smtplib.SMTPException) as exc:
-            raise TransientError(f"SMTP connect to {t.host}:{t.port} failed: "
-                                 f"{type(exc).__name__}: {exc}") from None
+            raise Unreachable(f"SMTP connect to {t.host}:{t.port} failed: "
+                              f"{type(exc).__name__}: {exc}") from None
         return smtp
 
     def send(self, sender: str, recipient: str, message: bytes) -> None:

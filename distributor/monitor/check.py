@@ -35,15 +35,19 @@ class Finding:
         return text_
 
 
-def check_smtp(settings: Settings) -> Finding:
-    try:
-        transport = open_transport(settings.smtp_url.get_secret_value(),
-                                   min(settings.smtp_timeout, TIMEOUT))
-        done = transport.check()
-    except DistributorError as exc:
-        where = getattr(locals().get("transport"), "description", "the mail URL")
-        return Finding("smtp", False, f"{where}: {exc}")
-    return Finding("smtp", True, f"{transport.description}: {done}")
+def check_smtp(settings: Settings) -> list[Finding]:
+    """Each mail route: 'smtp' for DISTRIBUTOR_SMTP_URL, 'smtp[name]' per [[smtp]] table."""
+    findings = []
+    for route in settings.smtp_routes:
+        name = f"smtp[{route.name}]" if settings.file.smtp else "smtp"
+        transport = open_transport(route.url.get_secret_value(), min(settings.smtp_timeout, TIMEOUT))
+        try:
+            done = transport.check()
+        except DistributorError as exc:
+            findings.append(Finding(name, False, f"{transport.description}: {exc}"))
+        else:
+            findings.append(Finding(name, True, f"{transport.description}: {done}"))
+    return findings
 
 
 def check_redis(settings: Settings) -> Finding:
@@ -87,4 +91,4 @@ def check_database(settings: Settings) -> Finding:
 
 
 def check_all(settings: Settings) -> list[Finding]:
-    return [check_smtp(settings), check_redis(settings), check_database(settings)]
+    return [*check_smtp(settings), check_redis(settings), check_database(settings)]
