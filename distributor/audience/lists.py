@@ -12,6 +12,7 @@ from croniter import croniter
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from distributor.config import check_from_address
 from distributor.errors import InvalidInput, NotFound
 from distributor.states import SubscriptionStatus
 from distributor.store import Batch, Database, Delivery, MailingList, Send, Subscription
@@ -31,6 +32,18 @@ def clean_name(value: str | None, field_name: str = "name") -> str:
 
 
 
+def check_sender(value: str | None, field_name: str) -> str | None:
+    """A list's From or Reply-To: 'Name <addr@domain>' or 'addr@domain', ASCII address;
+    '' clears it (back to DISTRIBUTOR_FROM, or no Reply-To)."""
+    if value is None or not value.strip():
+        return None
+    try:
+        check_from_address(value.strip())
+    except ValueError as exc:
+        raise InvalidInput(f"{field_name}: not a sender address", {field_name: str(exc)}) from None
+    return value.strip()
+
+
 def check_list_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > 100 or not all(ch.isalnum() or ch in "-_." for ch in name):
@@ -41,8 +54,11 @@ def check_list_name(name: str) -> str:
 
 def create_list(db: Database, name: str, *, instant: bool = True, schedule: str | None = None,
                 timezone: str = "UTC", sections: Iterable[str] = (),
-                double_opt_in: bool = False) -> MailingList:
+                double_opt_in: bool = False, from_address: str | None = None,
+                reply_to: str | None = None) -> MailingList:
     name = check_list_name(name)
+    from_address = check_sender(from_address, "from")
+    reply_to = check_sender(reply_to, "reply_to")
     if instant == bool(schedule):
         raise InvalidInput("a list is either --instant or has a --schedule",
                            {"schedule": "give --instant or --schedule, not both or neither"})
@@ -60,8 +76,43 @@ def create_list(db: Database, name: str, *, instant: bool = True, schedule: str 
             raise InvalidInput(f"list {name!r} already exists", {"name": "already exists"})
         mailing_list = MailingList(name=name, kind="instant" if instant else "digest",
                                    schedule=schedule, timezone=timezone, sections=sections,
-                                   double_opt_in=double_opt_in)
+                                   double_opt_in=double_opt_in, from_address=from_address,
+                                   reply_to=reply_to)
         session.add(mailing_list)
+    return mailing_list
+
+
+_UNSET = object()
+
+
+def update_list(db: Database, name: str, *, schedule: str | None = None,
+                timezone: str | None = None, from_address=_UNSET, reply_to=_UNSET) -> MailingList:
+    """Change what is given; everything is checked before anything changes."""
+    if schedule is not None and not croniter.is_valid(schedule):
+        raise InvalidInput(f"schedule: {schedule!r} is not a cron expression",
+                           {"schedule": "not a cron expression like '0 7 * * *'"})
+    if timezone is not None:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(f"timezone: {timezone!r} is not an IANA time zone",
+                               {"timezone": "not an IANA time zone like Asia/Kolkata"}) from None
+    values = {}
+    if from_address is not _UNSET:
+        values["from_address"] = check_sender(from_address, "from")
+    if reply_to is not _UNSET:
+        values["reply_to"] = check_sender(reply_to, "reply_to")
+    with db.session() as session:
+        mailing_list = get_list(session, name)
+        if schedule is not None:
+            if mailing_list.kind != "digest":
+                raise InvalidInput("schedule: only a digest list has a schedule",
+                                   {"schedule": "not a digest list"})
+            mailing_list.schedule = schedule
+        if timezone is not None:
+            mailing_list.timezone = timezone
+        for key, value in values.items():
+            setattr(mailing_list, key, value)
     return mailing_list
 
 
@@ -93,6 +144,8 @@ class ListSummary:
     sections: list[str]
     double_opt_in: bool
     active: int
+    from_address: str | None = None
+    reply_to: str | None = None
 
 
 def list_lists(db: Database) -> list[ListSummary]:
@@ -101,7 +154,7 @@ def list_lists(db: Database) -> list[ListSummary]:
             select(Subscription.list_id, func.count())
             .where(Subscription.status == SubscriptionStatus.ACTIVE).group_by(Subscription.list_id)).all())
         return [ListSummary(m.name, m.kind, m.schedule, m.timezone, list(m.sections),
-                            m.double_opt_in, counts.get(m.id, 0))
+                            m.double_opt_in, counts.get(m.id, 0), m.from_address, m.reply_to)
                 for m in session.scalars(select(MailingList).order_by(MailingList.name))]
 
 

@@ -28,17 +28,44 @@ def lists() -> None:
               help="Only articles of this section (repeatable; case-insensitive). "
                    "Without it the list gets every article.")
 @click.option("--double-opt-in", is_flag=True, help="New subscribers must confirm by email.")
+@click.option("--from", "from_address", metavar="ADDR",
+              help='This list\'s sender, e.g. "Morning Brief <brief@news.example.org>" '
+                   "(default: DISTRIBUTOR_FROM).")
+@click.option("--reply-to", metavar="ADDR", help="Where replies to this list's emails go.")
 @pass_ctx
 def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, tz: str,
-                 sections: tuple[str, ...], double_opt_in: bool) -> None:
+                 sections: tuple[str, ...], double_opt_in: bool, from_address: str | None,
+                 reply_to: str | None) -> None:
     """Create the list NAME."""
     from distributor.audience.lists import create_list
 
     if not instant and not schedule:
         raise click.UsageError("give --instant or --schedule CRON")
     created = create_list(obj.db, name, instant=instant, schedule=schedule, timezone=tz,
-                          sections=sections, double_opt_in=double_opt_in)
+                          sections=sections, double_opt_in=double_opt_in,
+                          from_address=from_address, reply_to=reply_to)
     click.echo(f"created {created.kind} list {created.name}")
+
+
+@lists.command("update")
+@click.argument("name")
+@click.option("--schedule", metavar="CRON", help="A digest list's new cron line.")
+@click.option("--timezone", "tz", help="The IANA time zone the schedule runs in.")
+@click.option("--from", "from_address", metavar="ADDR",
+              help='This list\'s sender, "Name <addr@domain>"; "" goes back to DISTRIBUTOR_FROM.')
+@click.option("--reply-to", metavar="ADDR", help='Where replies go; "" removes Reply-To.')
+@pass_ctx
+def lists_update(obj: Context, name: str, schedule: str | None, tz: str | None,
+                 from_address: str | None, reply_to: str | None) -> None:
+    """Change the list NAME: only what is given changes."""
+    from distributor.audience.lists import update_list
+
+    given = {k: v for k, v in (("from_address", from_address), ("reply_to", reply_to))
+             if v is not None}
+    if schedule is None and tz is None and not given:
+        raise click.UsageError("nothing to change: give --schedule, --timezone, --from or --reply-to")
+    updated = update_list(obj.db, name, schedule=schedule, timezone=tz, **given)
+    click.echo(f"updated list {updated.name}")
 
 
 @lists.command("list")

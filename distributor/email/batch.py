@@ -11,7 +11,6 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parseaddr
 
 from sqlalchemy import bindparam, exists, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -221,7 +220,6 @@ def _deliver(db: Database, settings: Settings, connection: Connection, ledger, r
     """Send to each reader in turn and record each result at once. Whatever goes wrong
     with one reader (their address, a refusal) fails that reader alone; a throttling
     reply or a long wait for the route's rate stops the run with the rest untouched."""
-    sender = parseaddr(settings.from_address)[1]
     sign = dkim_signer(settings)
     consecutive = 0
     for index, (subscriber_id, email, name, sections) in enumerate(recipients):
@@ -242,7 +240,7 @@ def _deliver(db: Database, settings: Settings, connection: Connection, ledger, r
             return _Throttled(wait, f"waiting {wait:.1f}s for the mail route's rate")
         try:
             message = sign(compiled.fill(recipient(settings, list_id, subscriber_id, email, name)))
-            connection.send(sender, email, message)
+            connection.send(compiled.from_address, email, message)  # the list's own sender
         except Throttled as exc:
             hold = (route_pace.slow_down(exc.retry_after) if route_pace
                     else exc.retry_after or THROTTLE_HOLD)

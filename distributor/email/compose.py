@@ -56,13 +56,20 @@ def recipient(settings: Settings, list_id: int, subscriber_id: int, email: str,
                      unsubscribe_url(settings, subscriber_id, list_id, email))
 
 
+def sender(mailing_list: MailingList | None) -> dict[str, str | None]:
+    """The list's own From and Reply-To (None: DISTRIBUTOR_FROM, no Reply-To)."""
+    if mailing_list is None:
+        return {"from_address": None, "reply_to": None}
+    return {"from_address": mailing_list.from_address, "reply_to": mailing_list.reply_to}
+
+
 def compile_alert(settings: Settings, article: Article, list_name: str,
-                  message_key: str) -> CompiledEmail:
+                  message_key: str, mailing_list: MailingList | None = None) -> CompiledEmail:
     payload = article.payload()
     payload["published_display"] = article.published_at.strftime(ALERT_DATE)
     subject = f"{settings.publisher.subject_prefix}{article.title}"
     return compile_email(settings, "alert", {"article": payload}, subject=subject,
-                         list_name=list_name, message_key=message_key)
+                         list_name=list_name, message_key=message_key, **sender(mailing_list))
 
 
 def group_by_section(mailing_list: MailingList, articles: list[dict]) -> list[dict]:
@@ -97,7 +104,8 @@ def compile_digest(settings: Settings, mailing_list: MailingList, articles: list
                "date": until.astimezone(zone).strftime(DIGEST_DATE),
                "count": len(payloads), "timezone": mailing_list.timezone}
     return compile_email(settings, "digest", context, subject=subject,
-                         list_name=mailing_list.name, message_key=message_key)
+                         list_name=mailing_list.name, message_key=message_key,
+                         **sender(mailing_list))
 
 
 def compile_send(session: Session, settings: Settings, send: Send,
@@ -109,7 +117,8 @@ def compile_send(session: Session, settings: Settings, send: Send,
         article = session.get(Article, send.article_id)
         if preferences and not sections_match(list(preferences), article.section):
             return None
-        return compile_alert(settings, article, mailing_list.name, send_key(settings, send))
+        return compile_alert(settings, article, mailing_list.name, send_key(settings, send),
+                             mailing_list)
     by_id = {a.id: a for a in session.scalars(
         select(Article).where(Article.id.in_(send.article_ids)))}
     articles = [by_id[i] for i in send.article_ids if i in by_id]
@@ -130,4 +139,5 @@ def compile_confirm(settings: Settings, subscriber_id: int, email: str,
     return compile_email(settings, "confirm", {"confirm_url": link},
                          subject=f"Confirm your subscription to {mailing_list.name}",
                          list_name=mailing_list.name,
-                         message_key=f"confirm-{mailing_list.id}-{secrets.token_hex(6)}")
+                         message_key=f"confirm-{mailing_list.id}-{secrets.token_hex(6)}",
+                         **sender(mailing_list))

@@ -31,9 +31,10 @@ def send_confirmation(db: Database, settings: Settings, transport: Transport,
         mailing_list = session.get(MailingList, subscription.list_id)
         message = confirmation_message(settings, subscriber, mailing_list)
         address = subscriber.email
+        envelope = parseaddr(mailing_list.from_address or settings.from_address)[1]
     connection = transport.connect()
     try:
-        connection.send(parseaddr(settings.from_address)[1], address, message)
+        connection.send(envelope, address, message)
     finally:
         connection.close()
     return True

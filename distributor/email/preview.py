@@ -61,7 +61,8 @@ def preview_alert(db: Database, settings: Settings, list_name: str,
         if article is None:
             raise NotFound("no such article" if guid else "no article published yet",
                            {"article": "unknown"})
-        compiled = compile_alert(settings, article, mailing_list.name, message_key="preview")
+        compiled = compile_alert(settings, article, mailing_list.name, message_key="preview",
+                                 mailing_list=mailing_list)
         return _finish(settings, compiled, mailing_list, _sample(session, mailing_list))
 
 

@@ -85,6 +85,9 @@ class MailingList(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     sections: Mapped[list] = mapped_column(default=list)
     double_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The list's own sender ("Name <addr>") and Reply-To; None: DISTRIBUTOR_FROM, no Reply-To.
+    from_address: Mapped[str | None] = mapped_column(String(400))
+    reply_to: Mapped[str | None] = mapped_column(String(400))
     last_digest_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
