@@ -17,6 +17,7 @@ from distributor.store import Batch, Database, Delivery, Send
 
 MAX_BATCH_ATTEMPTS = 10
 MAX_ERROR = 500  # characters of an error kept on a row
+HELD = "held: "  # starts the error of a batch that waits for its route's pace (not a failure)
 
 
 def short(error: str) -> str:
@@ -75,7 +76,7 @@ def hold_batch(db: Database, batch_id: int, wait: float, why: str) -> None:
     the attempt this run took (throttling is nobody's failure)."""
     with db.session() as session:
         session.execute(update(Batch).where(Batch.id == batch_id).values(
-            lease_until=None, error=short(why), attempts=Batch.attempts - 1,
+            lease_until=None, error=short(HELD + why), attempts=Batch.attempts - 1,
             next_attempt_at=datetime.now(UTC) + timedelta(seconds=wait)))
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from distributor.email.closing import HELD
 from distributor.monitor.deliveries import batch_errors, send_counts, send_report
 from distributor.states import OPEN, SEND_OPEN, PostState
 from distributor.store import Article, Batch, ChannelPost, Database, Delivery, MailingList, Send
@@ -71,11 +72,13 @@ def recent_sends(db: Database, since: datetime, limit: int = 200,
 def mail_trouble(db: Database, now: datetime | None = None,
                  within: timedelta = timedelta(minutes=10)) -> str | None:
     """Why mail is not going out, when a batch that still has work said so in the last
-    `within` (an unreachable server, a refused login, throttling); None when all is well."""
+    `within` (an unreachable server, a refused login); None when all is well. A batch
+    held back by throttling is slowed, not failing, and does not count."""
     now = now or datetime.now(UTC)
     with db.session() as session:
         return session.scalar(
             select(Batch.error).where(Batch.state.in_(OPEN), Batch.error.is_not(None),
+                                      ~Batch.error.startswith(HELD, autoescape=True),
                                       Batch.updated_at >= now - within)
             .order_by(Batch.updated_at.desc()).limit(1))
 

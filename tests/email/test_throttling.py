@@ -13,6 +13,7 @@ import redis
 from distributor.email.pace import Pace
 from distributor.email.transport import open_transport
 from distributor.errors import Throttled, TransientError
+from distributor.monitor.progress import mail_trouble
 from distributor.outbox.ratelimit import RedisLimiter
 from distributor.states import DeliveryState, Outcome
 from distributor.store import Batch
@@ -70,7 +71,8 @@ def test_throttling_requeues_the_rest_without_spending_attempts_or_failing_anyon
         assert result.error.startswith("throttled by the mail server: RCPT: 454 4.7.0 Throttling")
         with job.db.session() as session:
             batch = session.get(Batch, job.batch_id)
-            assert batch.attempts == 0 and batch.error == result.error
+            assert batch.attempts == 0 and batch.error == "held: " + result.error
+        assert mail_trouble(job.db) is None  # slowed down, not failing: /health stays 200
         assert {state for state, _ in job.ledger().values()} <= {DeliveryState.SENT}
         assert limiter.take(pace.key, None) > 0  # every worker holds off the route now
         time.sleep(result.retry_in)
