@@ -14,6 +14,7 @@ from distributor.audience.subscribers import (
     MAX_ID,
     add_subscriber,
     list_subscribers,
+    normalise_email,
     remove_subscriber,
 )
 from distributor.email.digests import send_now
@@ -30,6 +31,8 @@ class ListIn(BaseModel):
     timezone: str = Field("UTC", max_length=64)
     sections: list[str] = Field(default_factory=list, max_length=50)
     double_opt_in: bool = False
+    from_address: str | None = Field(None, max_length=400, alias="from")
+    reply_to: str | None = Field(None, max_length=400)
 
 
 class SubscriberIn(BaseModel):
@@ -48,7 +51,8 @@ def get_lists(request: Request) -> list[dict]:
 def post_list(body: ListIn, request: Request) -> dict:
     created = create_list(request.app.state.db, body.name, instant=body.instant,
                           schedule=body.schedule, timezone=body.timezone,
-                          sections=body.sections, double_opt_in=body.double_opt_in)
+                          sections=body.sections, double_opt_in=body.double_opt_in,
+                          from_address=body.from_address, reply_to=body.reply_to)
     return {"name": created.name, "kind": created.kind}
 
 
@@ -62,7 +66,7 @@ def remove_list(name: str, request: Request) -> dict:
 def post_subscriber(body: SubscriberIn, request: Request) -> dict:
     subscription = add_subscriber(request.app.state.db, body.email, body.list_name, body.name,
                                   body.sections)
-    return {"email": body.email.strip().lower(), "list": body.list_name,
+    return {"email": normalise_email(body.email), "list": body.list_name,
             "status": subscription.status}
 
 

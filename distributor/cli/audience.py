@@ -121,10 +121,10 @@ def subscribers() -> None:
 def subscribers_add(obj: Context, email: str, list_name: str, name: str,
                     sections: tuple[str, ...]) -> None:
     """Subscribe EMAIL to a list (idempotent)."""
-    from distributor.audience.subscribers import add_subscriber
+    from distributor.audience.subscribers import add_subscriber, normalise_email
 
     subscription = add_subscriber(obj.db, email, list_name, name, sections)
-    click.echo(f"{email.strip().lower()} on {list_name}: {subscription.status}")
+    click.echo(f"{normalise_email(email)} on {list_name}: {subscription.status}")
 
 
 @subscribers.command("import")
