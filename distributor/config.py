@@ -160,6 +160,21 @@ class DkimConfig(BaseModel):
         return self.key_file.read_bytes()
 
 
+class DomainCap(BaseModel):
+    """One ``[[smtp.domains]]`` table under a route: a rate for recipients whose domain
+    matches ``pattern`` (``gmail.com``, ``*.outlook.com``), shared by all workers."""
+
+    model_config = ConfigDict(extra="forbid")
+    pattern: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9*.-]+$")
+    rate: str
+
+    @field_validator("rate")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value
+
+
 class SmtpRoute(BaseModel):
     """One ``[[smtp]]`` table: a mail route. The lowest ``priority`` that answers carries
     the mail; the next takes over when it cannot be reached or keeps answering 4xx."""
@@ -169,6 +184,7 @@ class SmtpRoute(BaseModel):
     url: SecretStr
     rate: str | None = None
     priority: int = 0
+    domains: list[DomainCap] = []
 
     @field_validator("url")
     @classmethod

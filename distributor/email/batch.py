@@ -235,7 +235,7 @@ def _deliver(db: Database, settings: Settings, connection: Connection, ledger, r
             result.skipped += 1
             continue
         route_pace = getattr(connection, "pace", None) or pace  # routed: the route's own
-        wait = route_pace.wait() if route_pace else 0.0
+        wait = route_pace.wait(email.rpartition("@")[2]) if route_pace else 0.0
         if wait:
             return _Throttled(wait, f"waiting {wait:.1f}s for the mail route's rate")
         try:

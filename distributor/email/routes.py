@@ -120,7 +120,8 @@ def open_routes(settings: Settings, client: redis.Redis | None = None) -> Routed
     prefix = settings.broker_prefix + "distributor:"
     limiter = RedisLimiter(client, prefix=prefix + "rate:") if client is not None else None
     routes = [Route(r.name, open_transport(r.url.get_secret_value(), settings.smtp_timeout),
-                    Pace(limiter, r.name, r.rate) if limiter else None)
+                    Pace(limiter, r.name, r.rate, domains=[(d.pattern, d.rate) for d in r.domains])
+                    if limiter else None)
               for r in settings.smtp_routes]
     return RoutedTransport(routes, RouteHealth(client, prefix))
 

@@ -95,3 +95,28 @@ def test_a_configured_rate_keeps_under_the_provider_limit(alert, ses, limiter):
     assert ses.handler.throttled == 0
     assert time.monotonic() - started >= 59 / 18 * 0.95
     assert ses.handler.counts(job.emails) == {e: 1 for e in job.emails}
+
+
+def test_a_domain_cap_slows_that_domain_and_no_other(limiter):
+    pace = Pace(limiter, f"route-{uuid.uuid4().hex[:6]}", domains=[("gmail.com", "10/s"),
+                                                                  ("*.outlook.com", "10/s")])
+    started = time.monotonic()
+    for _ in range(11):
+        assert pace.wait("other.org") == 0
+    assert time.monotonic() - started < 0.5  # no route rate: only holds would stop it
+    for domain in ("gmail.com", "eu.outlook.com"):
+        started = time.monotonic()
+        for _ in range(11):
+            assert pace.wait(domain) == 0
+        assert time.monotonic() - started >= 0.95  # 10/s: ten gaps of 100 ms
+
+
+def test_domain_caps_are_read_from_smtp_domains_tables(tmp_path):
+    from distributor.bootstrap import load_settings
+
+    config = tmp_path / "distributor.toml"
+    config.write_text('[[smtp]]\nname = "ses"\nurl = "smtp://h:25"\nrate = "14/s"\n\n'
+                      '[[smtp.domains]]\npattern = "gmail.com"\nrate = "5/s"\n')
+    route = load_settings({"DISTRIBUTOR_VAR_DIR": str(tmp_path),
+                           "DISTRIBUTOR_CONFIG": str(config)}).smtp_routes[0]
+    assert [(d.pattern, d.rate) for d in route.domains] == [("gmail.com", "5/s")]
