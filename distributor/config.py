@@ -203,7 +203,7 @@ class SmtpRoute(BaseModel):
 class FileConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     publisher: Publisher = Publisher()
-    dkim: DkimConfig | None = None
+    dkim: DkimConfig | list[DkimConfig] | None = None  # [dkim], or [[dkim]] per domain
     channels: list[ChannelConfig] = []
     feeds: list[FeedConfig] = []
     smtp: list[SmtpRoute] = []

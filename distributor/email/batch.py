@@ -220,7 +220,7 @@ def _deliver(db: Database, settings: Settings, connection: Connection, ledger, r
     """Send to each reader in turn and record each result at once. Whatever goes wrong
     with one reader (their address, a refusal) fails that reader alone; a throttling
     reply or a long wait for the route's rate stops the run with the rest untouched."""
-    sign = dkim_signer(settings)
+    signers: dict[str, object] = {}  # per From domain: a list may send as its own
     consecutive = 0
     for index, (subscriber_id, email, name, sections) in enumerate(recipients):
         existing = subscriber_id in deferred
@@ -239,6 +239,8 @@ def _deliver(db: Database, settings: Settings, connection: Connection, ledger, r
         if wait:
             return _Throttled(wait, f"waiting {wait:.1f}s for the mail route's rate")
         try:
+            sign = signers.get(compiled.domain) or signers.setdefault(
+                compiled.domain, dkim_signer(settings, compiled.domain))
             message = sign(compiled.fill(recipient(settings, list_id, subscriber_id, email, name)))
             connection.send(compiled.from_address, email, message)  # the list's own sender
         except Throttled as exc:

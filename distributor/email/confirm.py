@@ -17,7 +17,7 @@ def confirmation_message(settings: Settings, subscriber: Subscriber,
     compiled = compile_confirm(settings, subscriber.id, subscriber.email, mailing_list)
     reader = recipient(settings, mailing_list.id, subscriber.id, subscriber.email,
                        subscriber.name)
-    return dkim_signer(settings)(compiled.fill(reader))
+    return dkim_signer(settings, compiled.domain)(compiled.fill(reader))
 
 
 def send_confirmation(db: Database, settings: Settings, transport: Transport,
