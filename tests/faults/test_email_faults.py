@@ -138,3 +138,40 @@ def test_two_workers_share_the_route_rate_under_a_throttling_provider(fault_stac
         # Without the shared rate the provider throttles (it did 19 times when tried:
         # the holds keep delivery going, at a third of the speed).
         assert provider.handler.throttled == 0
+
+
+def test_the_secondary_route_carries_the_rest_when_the_primary_dies(fault_stack):
+    """Two [[smtp]] routes and two worker processes: the primary is stopped mid-send; the
+    secondary takes the remaining mail; at the two servers together every reader has one
+    email (at most the one in flight when the primary died may arrive twice)."""
+    from tests.peers import SMTPServer
+
+    with SMTPServer() as primary, SMTPServer() as secondary:
+        stack = fault_stack(batch_size="100")
+        with open(stack.settings.config, "a") as config:
+            config.write(f'\n[[smtp]]\nname = "primary"\nurl = "{primary.url}"\npriority = 0\n'
+                         f'\n[[smtp]]\nname = "backup"\nurl = "{secondary.url}"\npriority = 10\n')
+        emails = stack.seed("routes", 600)
+        stack.worker(concurrency=2)
+        stack.worker(concurrency=2)
+        stack.beat()
+        started = time.monotonic()
+        publish(stack, "Routes")
+        wait_for(lambda: len(primary.handler.messages) >= 150, timeout=60,
+                 what="150 messages through the primary")
+        primary.stop()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            first, second = primary.handler.counts(emails), secondary.handler.counts(emails)
+            counts = {e: first[e] + second[e] for e in first}
+            if all(counts.values()):
+                break
+            time.sleep(0.3)
+        duplicates = sum(n - 1 for n in counts.values() if n > 1)
+        missing = sum(1 for n in counts.values() if n == 0)
+        report("primary route died", recipients=len(emails),
+               primary=sum(primary.handler.counts(emails).values()),
+               secondary=sum(secondary.handler.counts(emails).values()), missing=missing,
+               duplicates=duplicates, seconds=round(time.monotonic() - started, 1))
+        assert missing == 0
+        assert duplicates <= 4  # one in flight per worker thread (2 workers x 2 threads)
