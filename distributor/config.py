@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "DISTRIBUTOR_"
@@ -203,10 +211,20 @@ class SmtpRoute(BaseModel):
 class FileConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     publisher: Publisher = Publisher()
-    dkim: DkimConfig | list[DkimConfig] | None = None  # [dkim], or [[dkim]] per domain
+    dkim: DkimConfig | None = None
+    dkim_keys: list[DkimConfig] = []  # [[dkim]] tables: one key per sender domain
     channels: list[ChannelConfig] = []
     feeds: list[FeedConfig] = []
     smtp: list[SmtpRoute] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dkim_tables(cls, data: Any) -> Any:
+        """[[dkim]] (several keys) lands in dkim_keys; [dkim] (one key) stays as it was."""
+        if isinstance(data, dict) and isinstance(data.get("dkim"), list):
+            data = {**data, "dkim_keys": data["dkim"]}
+            del data["dkim"]
+        return data
 
     @field_validator("smtp")
     @classmethod

@@ -18,8 +18,7 @@ SIGNED_HEADERS = [b"from", b"to", b"subject", b"date", b"message-id", b"list-id"
 def key_for(settings: Settings, domain: str | None) -> DkimConfig | None:
     """With several keys ([[dkim]]), the one for the From domain (or a parent of it, as
     DMARC's relaxed alignment allows); else the first."""
-    configured = settings.file.dkim
-    keys = configured if isinstance(configured, list) else [configured] if configured else []
+    keys = ([settings.file.dkim] if settings.file.dkim else []) + settings.file.dkim_keys
     domain = (domain or "").lower()
     for config in keys:
         if domain == config.domain.lower() or domain.endswith("." + config.domain.lower()):

@@ -45,7 +45,7 @@ def test_each_sender_domain_is_signed_with_its_own_dkim_key(alert, smtp_server, 
         keys[domain] = make_key(tmp_path / domain)
     job = alert(readers=1)
     job.settings = job.settings.model_copy(update={"file": job.settings.file.model_copy(update={
-        "dkim": [DkimConfig(key_file=keys[d][0], selector="s1", domain=d) for d in keys]})})
+        "dkim_keys": [DkimConfig(key_file=keys[d][0], selector="s1", domain=d) for d in keys]})})
 
     def dns(name, timeout=5):
         domain = name.decode().removeprefix("s1._domainkey.").rstrip(".")

@@ -3,6 +3,7 @@ server, a database that drops its connections. Each prints its figures."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -111,22 +112,30 @@ def test_a_database_that_drops_its_connections_loses_nothing(fault_stack, smtp_s
     assert lost == 0 and duplicates <= 1
 
 
+# DISTRIBUTOR_TEST_FULL_SIZE=1: the issue's own figures (2,000 readers, 20/s, about 100 s).
+FULL_SIZE = os.environ.get("DISTRIBUTOR_TEST_FULL_SIZE") == "1"
+
+
 def test_two_workers_share_the_route_rate_under_a_throttling_provider(fault_stack):
     """The issue's case, scaled to the shared 2-core machine: a provider answering 454
     Throttling above 50/s (SES-style), DISTRIBUTOR_SMTP_RATE=36/s, two worker processes.
     Everyone gets exactly one email and the provider never sees more than the configured
-    rate +10% in any 5 s window (counted at the server), nor has to throttle."""
+    rate +10% in any 5 s window (counted at the server), nor has to throttle.
+    Full size: 2,000 readers, 454 above 20/s, the rate 20/s (throttles are then allowed:
+    the rate sits on the provider's own limit)."""
     from tests.peers import SMTPServer
 
+    readers, limit, rate = (2000, 20, 20) if FULL_SIZE else (360, 50, 36)
     with SMTPServer() as provider:
-        provider.handler.max_per_second = 50
-        stack = fault_stack(smtp_url=provider.url, smtp_rate="36/s", batch_size="60")
-        emails = stack.seed("paced", 360)
+        provider.handler.max_per_second = limit
+        stack = fault_stack(smtp_url=provider.url, smtp_rate=f"{rate}/s",
+                            batch_size="250" if FULL_SIZE else "60")
+        emails = stack.seed("paced", readers)
         stack.worker(concurrency=2)
         stack.worker(concurrency=2)
         started = time.monotonic()
         publish(stack, "Paced")
-        wait_all_delivered(provider, emails, timeout=120)
+        wait_all_delivered(provider, emails, timeout=readers / rate * 1.5 + 30)
         seconds = time.monotonic() - started
         delivered, lost, duplicates = tally(provider, emails)
         busiest = provider.handler.most_in_any_window(5.0)
@@ -134,10 +143,11 @@ def test_two_workers_share_the_route_rate_under_a_throttling_provider(fault_stac
                duplicates=duplicates, busiest_5s=busiest, throttled=provider.handler.throttled,
                seconds=round(seconds, 1))
         assert lost == 0 and duplicates == 0
-        assert busiest <= 36 * 5 * 1.1
-        # Without the shared rate the provider throttles (it did 19 times when tried:
-        # the holds keep delivery going, at a third of the speed).
-        assert provider.handler.throttled == 0
+        assert busiest <= rate * 5 * 1.1
+        if not FULL_SIZE:
+            # Without the shared rate the provider throttles (it did 19 times when tried:
+            # the holds keep delivery going, at a third of the speed).
+            assert provider.handler.throttled == 0
 
 
 def test_the_secondary_route_carries_the_rest_when_the_primary_dies(fault_stack):
