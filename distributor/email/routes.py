@@ -27,13 +27,18 @@ class RouteHealth:
     """Which routes are down and why, shared by every worker through Redis (kept in
     this process too, so a Redis outage never stops the mail)."""
 
-    def __init__(self, client: redis.Redis | None = None, prefix: str = "distributor:"):
+    def __init__(self, client: redis.Redis | None = None, prefix: str = "distributor:",
+                 fresh_for: float = 1.0):
         self.client = client
         self.prefix = prefix + "route:"
         self.local: dict[str, tuple[float, str]] = {}
+        # What Redis said, kept for `fresh_for` seconds: asked once a second, not per message.
+        self.fresh_for = fresh_for
+        self.seen: dict[str, tuple[float, str | None]] = {}
 
     def mark_down(self, name: str, reason: str, seconds: float = DOWN_FOR) -> None:
         self.local[name] = (time.monotonic() + seconds, reason)
+        self.seen[name] = (time.monotonic(), reason)
         if self.client is not None:
             try:
                 self.client.set(self.prefix + name, reason.encode(), px=int(seconds * 1000))
@@ -42,10 +47,15 @@ class RouteHealth:
 
     def down(self, name: str) -> str | None:
         """Why the route is down, or None when it may be used."""
+        at, known = self.seen.get(name, (float("-inf"), None))
+        if time.monotonic() - at < self.fresh_for:
+            return known
         if self.client is not None:
             try:
                 reason = self.client.get(self.prefix + name)
-                return reason.decode("utf-8", "replace") if reason else None
+                known = reason.decode("utf-8", "replace") if reason else None
+                self.seen[name] = (time.monotonic(), known)
+                return known
             except redis.RedisError:
                 pass
         until, reason = self.local.get(name, (0.0, ""))

@@ -116,6 +116,7 @@ def test_a_database_that_drops_its_connections_loses_nothing(fault_stack, smtp_s
 FULL_SIZE = os.environ.get("DISTRIBUTOR_TEST_FULL_SIZE") == "1"
 
 
+@pytest.mark.timeout(300 if FULL_SIZE else 120)
 def test_two_workers_share_the_route_rate_under_a_throttling_provider(fault_stack):
     """The issue's case, scaled to the shared 2-core machine: a provider answering 454
     Throttling above 50/s (SES-style), DISTRIBUTOR_SMTP_RATE=36/s, two worker processes.
