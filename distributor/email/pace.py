@@ -15,7 +15,7 @@ from distributor.config import parse_rate
 from distributor.outbox.ratelimit import RedisLimiter
 
 MAX_SLEEP = 2.0  # longer than this, the batch goes back to the queue instead
-THROTTLE_HOLD = 5.0  # seconds every worker stops sending on a route that throttled us
+THROTTLE_HOLD = 2.0  # seconds every worker stops sending on a route that throttled us
 
 
 class Pace:
