@@ -134,6 +134,7 @@ def test_two_workers_share_the_route_rate_under_a_throttling_provider(fault_stac
         emails = stack.seed("paced", readers)
         stack.worker(concurrency=2)
         stack.worker(concurrency=2)
+        stack.beat()  # the sweeper, as in production: a lost wake-up is sent again
         started = time.monotonic()
         publish(stack, "Paced")
         wait_all_delivered(provider, emails, timeout=readers / rate * 1.5 + 30)
