@@ -8,6 +8,7 @@ repeats at most the one message that was in flight.
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -222,7 +223,14 @@ def _deliver(db: Database, settings: Settings, connection: Connection, ledger, r
     reply or a long wait for the route's rate stops the run with the rest untouched."""
     signers: dict[str, object] = {}  # per From domain: a list may send as its own
     consecutive = 0
+    renewed_at = time.monotonic()
     for index, (subscriber_id, email, name, sections) in enumerate(recipients):
+        # Renew by the clock, not by count: a paced route makes a batch slow, and a lease
+        # that ran out would let a second task send this batch's readers again.
+        if time.monotonic() - renewed_at > settings.lease_seconds / 3:
+            with db.session() as session:
+                leases.renew(session, Batch, batch_id, datetime.now(UTC), settings.lease_seconds)
+            renewed_at = time.monotonic()
         existing = subscriber_id in deferred
         if email_digest(email) in suppressed:
             _record(ledger, send_id, subscriber_id, DeliveryState.SKIPPED, "suppressed", existing)
@@ -279,9 +287,6 @@ def _deliver(db: Database, settings: Settings, connection: Connection, ledger, r
         if consecutive >= GIVE_UP_IN_BATCH:
             result.deferred += len(recipients) - index - 1
             return None
-        if index % 100 == 99:
-            with db.session() as session:
-                leases.renew(session, Batch, batch_id, datetime.now(UTC), settings.lease_seconds)
     return None
 
 

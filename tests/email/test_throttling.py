@@ -120,3 +120,30 @@ def test_domain_caps_are_read_from_smtp_domains_tables(tmp_path):
     route = load_settings({"DISTRIBUTOR_VAR_DIR": str(tmp_path),
                            "DISTRIBUTOR_CONFIG": str(config)}).smtp_routes[0]
     assert [(d.pattern, d.rate) for d in route.domains] == [("gmail.com", "5/s")]
+
+
+def test_a_slow_paced_batch_keeps_its_lease(alert, ses, limiter):
+    """A batch held back by its route's rate outlives a lease counted in recipients; the
+    lease is renewed by the clock, or the sweeper would hand the batch to a second task."""
+    import threading
+
+    job = alert(readers=9, server=ses, lease_seconds="5")
+    pace = Pace(limiter, f"route-{uuid.uuid4().hex[:6]}", rate="2/s")
+    leases, done = [], threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            with job.db.session() as session:
+                leases.append(session.get(Batch, job.batch_id).lease_until)
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        result = job.run_with(pace)  # nine readers at 2/s: about four seconds
+    finally:
+        done.set()
+        watcher.join()
+    held = [at for at in leases if at is not None]
+    assert result.sent == 9
+    assert (max(held) - min(held)).total_seconds() >= 1.5  # renewed while it ran
