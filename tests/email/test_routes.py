@@ -84,3 +84,19 @@ def test_bad_smtp_tables_are_refused_naming_the_key(tmp_path, body, message):
     with pytest.raises(ConfigError, match=message) as error:
         load_settings({"DISTRIBUTOR_VAR_DIR": str(tmp_path), "DISTRIBUTOR_CONFIG": str(config)})
     assert "hidden-pw" not in str(error.value)
+
+
+def test_a_route_that_keeps_answering_4xx_hands_over_to_the_next(alert, health):
+    with SMTPServer() as primary, SMTPServer() as secondary:
+        primary.handler.busy_rcpts = 1000  # 451 4.3.2 to every RCPT: up, but not taking mail
+        job = alert(readers=10, server=primary)
+        job.transport = RoutedTransport([Route("primary", open_transport(primary.url, 5)),
+                                         Route("secondary", open_transport(secondary.url, 5))],
+                                        health)
+        first = job.run()
+        assert (first.state, first.deferred) == (Outcome.RETRY, 10)  # five tried, five left
+        assert health.down("primary").startswith("5 4xx replies in a row, last: RCPT: 451")
+        job.reopen()
+        assert job.run().state == Outcome.DONE
+        assert primary.handler.messages == []
+        assert secondary.handler.counts(job.emails) == {e: 1 for e in job.emails}
