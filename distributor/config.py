@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import base64
 import re
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "DISTRIBUTOR_"
@@ -37,6 +46,43 @@ def parse_rate(text: str) -> tuple[float, float]:
     if not match or float(match.group(1)) <= 0:
         raise ValueError(f"{text!r} is not a rate like 20/m, 1/s or 100/h")
     return float(match.group(1)), {"s": 1.0, "m": 60.0, "h": 3600.0}[match.group(2)]
+
+
+SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
+_ADDRESS = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)*$")
+
+
+def check_smtp_url(url: str) -> None:
+    """Refuse a mail URL the transport could not use. The message never repeats the URL:
+    it may hold a password."""
+    scheme, colon, rest = url.partition(":")
+    if scheme == "maildir" and colon:
+        if not rest:
+            raise ValueError("maildir: needs a path, e.g. maildir:./var/outbox")
+        return
+    if scheme not in SMTP_SCHEMES or not rest.startswith("//"):
+        shown = scheme if colon and re.fullmatch(r"[A-Za-z0-9+.-]{1,30}", scheme) else "?"
+        raise ValueError(f"unknown scheme {shown!r}: use smtp://, smtp+starttls://, smtps:// "
+                         "or maildir:PATH")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        raise ValueError("the port is not a number from 1 to 65535") from None
+    if not parts.hostname:
+        raise ValueError(f"{scheme}:// needs a host, e.g. {scheme}://mail.example.org")
+
+
+def check_from_address(value: str) -> None:
+    """'Name <local@domain>' or 'local@domain', one address, no line breaks."""
+    if re.search(r"[\r\n\x00]", value):
+        raise ValueError("must be one line")
+    address = parseaddr(value)[1]
+    if not address or not _ADDRESS.match(address) or value.count("@") != 1:
+        raise ValueError(f"{value!r} is not an address like 'News <news@example.org>'")
+    if not address.isascii():  # it is the envelope sender too (RFC 5321 4.1.2: ASCII)
+        raise ValueError(f"{address!r}: write the address in ASCII (a domain in its IDNA "
+                         "form, e.g. news@xn--bcher-kva.de)")
 
 
 def format_duration(seconds: float) -> str:
@@ -124,12 +170,72 @@ class DkimConfig(BaseModel):
         return self.key_file.read_bytes()
 
 
+class DomainCap(BaseModel):
+    """One ``[[smtp.domains]]`` table under a route: a rate for recipients whose domain
+    matches ``pattern`` (``gmail.com``, ``*.outlook.com``), shared by all workers."""
+
+    model_config = ConfigDict(extra="forbid")
+    pattern: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9*.-]+$")
+    rate: str
+
+    @field_validator("rate")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value
+
+
+class SmtpRoute(BaseModel):
+    """One ``[[smtp]]`` table: a mail route. The lowest ``priority`` that answers carries
+    the mail; the next takes over when it cannot be reached or keeps answering 4xx."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")
+    url: SecretStr
+    rate: str | None = None
+    priority: int = 0
+    domains: list[DomainCap] = []
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: SecretStr) -> SecretStr:
+        check_smtp_url(value.get_secret_value())
+        return value
+
+    @field_validator("rate")
+    @classmethod
+    def _rate(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_rate(value)
+        return value
+
+
 class FileConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     publisher: Publisher = Publisher()
     dkim: DkimConfig | None = None
+    dkim_keys: list[DkimConfig] = []  # [[dkim]] tables: one key per sender domain
     channels: list[ChannelConfig] = []
     feeds: list[FeedConfig] = []
+    smtp: list[SmtpRoute] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dkim_tables(cls, data: Any) -> Any:
+        """[[dkim]] (several keys) lands in dkim_keys; [dkim] (one key) stays as it was."""
+        if isinstance(data, dict) and isinstance(data.get("dkim"), list):
+            data = {**data, "dkim_keys": data["dkim"]}
+            del data["dkim"]
+        return data
+
+    @field_validator("smtp")
+    @classmethod
+    def _unique_routes(cls, routes: list[SmtpRoute]) -> list[SmtpRoute]:
+        names = [r.name for r in routes]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"route name {twice[0]!r} is used twice")
+        return routes
 
 
 class Settings(BaseSettings):
@@ -155,6 +261,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_000_000, ge=1024)
     smtp_timeout: float = Field(30.0, gt=0)
     smtp_pause_after: int = Field(50, ge=1)
+    smtp_rate: str | None = None  # '14/s': messages per second, shared by every worker
     http_timeout: float = Field(10.0, gt=0)
     worker_concurrency: int = Field(8, ge=1, le=256)
     templates_dir: Path | None = None
@@ -192,6 +299,25 @@ class Settings(BaseSettings):
             check_secret(value.get_secret_value(), webhook=info.field_name == "webhook_secret")
         return value
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: SecretStr) -> SecretStr:
+        check_smtp_url(value.get_secret_value())
+        return value
+
+    @field_validator("from_address")
+    @classmethod
+    def _from_address(cls, value: str) -> str:
+        check_from_address(value)
+        return value
+
+    @field_validator("smtp_rate")
+    @classmethod
+    def _smtp_rate(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_rate(value)
+        return value
+
     @field_validator("broker_url")
     @classmethod
     def _broker(cls, value: str) -> str:
@@ -202,6 +328,14 @@ class Settings(BaseSettings):
     @property
     def publisher(self) -> Publisher:
         return self.file.publisher
+
+    @property
+    def smtp_routes(self) -> list[SmtpRoute]:
+        """The mail routes by priority: the [[smtp]] tables, else one route 'default' from
+        DISTRIBUTOR_SMTP_URL and DISTRIBUTOR_SMTP_RATE."""
+        if self.file.smtp:
+            return sorted(self.file.smtp, key=lambda r: r.priority)
+        return [SmtpRoute(name="default", url=self.smtp_url, rate=self.smtp_rate)]
 
     @property
     def channels(self) -> list[ChannelConfig]:
@@ -222,7 +356,7 @@ class Settings(BaseSettings):
             if isinstance(channel.options, BaseModel):
                 found += [v for v in vars(channel.options).values() if isinstance(v, SecretStr)]
         values = [s.get_secret_value() for s in found]
-        for url in (self.smtp_url, self.database_url):
+        for url in (self.smtp_url, self.database_url, *(r.url for r in self.file.smtp)):
             password = _url_password(url.get_secret_value())
             if password:
                 values.append(password)

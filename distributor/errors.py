@@ -10,6 +10,10 @@
     ├── FeedError                     a feed could not be fetched or parsed
     └── DeliveryError                 a peer (SMTP server, channel API) refused or failed
         ├── TransientError            try again later; .retry_after in seconds when the peer said
+        │   ├── Throttled             the peer asks us to slow down (421, 4.7.x, "too many"):
+        │   │                         not the recipient's fault, no attempt spent
+        │   └── Unreachable           the mail server cannot be reached (connect, EHLO, TLS):
+        │                             another route may take the mail
         └── PermanentError            do not retry; .disable when the endpoint is gone for good
             ├── RecipientRefused      the SMTP server refused this address (5xx on RCPT): bounce
             └── CredentialsRefused    a channel refused our token or key: pause it until fixed
@@ -80,6 +84,15 @@ class TransientError(DeliveryError):
         super().__init__(message)
         self.retry_after = retry_after
         self.maybe_sent = maybe_sent
+
+
+class Throttled(TransientError):
+    """The peer is throttling us: slow the route down and try the rest later; it says
+    nothing about the recipient."""
+
+
+class Unreachable(TransientError):
+    """The mail server could not be reached or spoken to at all; nothing was sent."""
 
 
 class PermanentError(DeliveryError):

@@ -12,9 +12,9 @@ from requests.adapters import HTTPAdapter
 
 from distributor.bootstrap import load_settings
 from distributor.channels.adapters import ADAPTERS
-from distributor.channels.ratelimit import RedisLimiter
+from distributor.channels.ratelimit import ChannelLimiter
 from distributor.config import Settings
-from distributor.email.transport import open_transport
+from distributor.email.routes import open_routes
 from distributor.errors import ConfigError
 from distributor.store import Database
 
@@ -35,7 +35,8 @@ def db() -> Database:
 
 @cache
 def transport():
-    return open_transport(settings().smtp_url.get_secret_value(), settings().smtp_timeout)
+    """The mail routes ([[smtp]] or DISTRIBUTOR_SMTP_URL), paced and watched through Redis."""
+    return open_routes(settings(), redis_client())
 
 
 @cache
@@ -64,7 +65,7 @@ def redis_client():
 @cache
 def limiter():
     defaults = {name: cls.default_rate for name, cls in ADAPTERS.items()}
-    return RedisLimiter(redis_client(), prefix=settings().broker_prefix + "distributor:rate:",
+    return ChannelLimiter(redis_client(), prefix=settings().broker_prefix + "distributor:rate:",
                         defaults=defaults)
 
 

@@ -256,3 +256,4 @@ def _fresh_peer_replies(request):
         handler = request.getfixturevalue("smtp_server").handler
         handler.data_replies.clear()
         handler.busy_rcpts = 0
+        handler.max_per_second = None

@@ -55,7 +55,14 @@ class SMTPHandler:
         self.rcpt_replies: dict[str, str] = {}
         self.data_replies: deque[str] = deque()
         self.busy_rcpts = 0  # answer this many RCPTs (of any address) with 451
+        # Above this many accepted messages in the last second, RCPT gets THROTTLING
+        # (Amazon SES's reply at its maximum send rate); None: no limit.
+        self.max_per_second: float | None = None
+        self.throttled = 0
+        self.accepted_at: list[float] = []  # monotonic time of each accepted message
         self.lock = threading.Lock()
+
+    THROTTLING = "454 4.7.0 Throttling failure: Maximum sending rate exceeded."
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.rcpt_replies.get(address.lower())
@@ -65,6 +72,12 @@ class SMTPHandler:
             if self.busy_rcpts > 0:
                 self.busy_rcpts -= 1
                 return "451 4.3.2 try again later"
+            if self.max_per_second is not None:
+                now = time.monotonic()
+                recent = sum(1 for at in self.accepted_at[-1000:] if at > now - 1.0)
+                if recent >= self.max_per_second:
+                    self.throttled += 1
+                    return self.THROTTLING
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -78,11 +91,23 @@ class SMTPHandler:
         with self.lock:
             for rcpt in envelope.rcpt_tos:
                 self.messages.append(Received(envelope.mail_from, rcpt, envelope.content))
+                self.accepted_at.append(time.monotonic())
         return "250 Message accepted"
 
     def to(self, address: str) -> list[Received]:
         with self.lock:
             return [m for m in self.messages if m.rcpt_to.lower() == address.lower()]
+
+    def most_in_any_window(self, seconds: float) -> int:
+        """The most messages accepted within any `seconds` (a sliding window)."""
+        with self.lock:
+            times = sorted(self.accepted_at)
+        most, start = 0, 0
+        for end, at in enumerate(times):
+            while at - times[start] >= seconds:
+                start += 1
+            most = max(most, end - start + 1)
+        return most
 
     def counts(self, addresses) -> dict[str, int]:
         wanted = {a.lower(): 0 for a in addresses}
@@ -94,10 +119,13 @@ class SMTPHandler:
 
 
 class SMTPServer:
-    def __init__(self):
-        self.handler = SMTPHandler()
+    """`options` go to aiosmtpd's SMTP. Its Controller offers SMTPUTF8 (RFC 6531) unless
+    told enable_SMTPUTF8=False: then the server speaks strict ASCII (RFC 5321)."""
+
+    def __init__(self, handler: SMTPHandler | None = None, **options):
+        self.handler = handler or SMTPHandler()
         self.port = free_port()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **options)
 
     @property
     def url(self) -> str:
@@ -105,10 +133,17 @@ class SMTPServer:
 
     def __enter__(self) -> SMTPServer:
         self.controller.start()
+        self.running = True
         return self
 
+    def stop(self) -> None:
+        """The server goes away (its open connections with it); safe to repeat."""
+        if getattr(self, "running", False):
+            self.running = False
+            self.controller.stop()
+
     def __exit__(self, *exc) -> None:
-        self.controller.stop()
+        self.stop()
 
 
 @dataclass

@@ -105,3 +105,30 @@ def test_rates_and_durations():
     assert parse_duration("5m") == 300 and parse_duration("24h") == 86400
     with pytest.raises(ValueError):
         parse_rate("0/s")
+
+
+@pytest.mark.parametrize("name,value,message", [
+    ("DISTRIBUTOR_SMTP_URL", "smtp+startls://user:s3cret-pw@mail.example.org:587",
+     r"DISTRIBUTOR_SMTP_URL: unknown scheme 'smtp\+startls': use smtp://, smtp\+starttls://, "
+     "smtps:// or maildir:PATH"),
+    ("DISTRIBUTOR_SMTP_URL", "mail.example.org", "DISTRIBUTOR_SMTP_URL: unknown scheme"),
+    ("DISTRIBUTOR_SMTP_URL", "smtp://user:s3cret-pw@mail.example.org:smtp",
+     "DISTRIBUTOR_SMTP_URL: the port is not a number"),
+    ("DISTRIBUTOR_SMTP_URL", "maildir:", "DISTRIBUTOR_SMTP_URL: maildir: needs a path"),
+    ("DISTRIBUTOR_FROM", "News", "DISTRIBUTOR_FROM: 'News' is not an address"),
+    ("DISTRIBUTOR_FROM", "News <news@>", "DISTRIBUTOR_FROM: 'News <news@>' is not an address"),
+    ("DISTRIBUTOR_FROM", "News <news@bücher.de>", "DISTRIBUTOR_FROM: .*IDNA"),
+    ("DISTRIBUTOR_SMTP_RATE", "fast", "DISTRIBUTOR_SMTP_RATE: 'fast' is not a rate"),
+])
+def test_mail_settings_are_checked_when_they_load(tmp_path, name, value, message):
+    with pytest.raises(ConfigError, match=message) as error:
+        load_settings({"DISTRIBUTOR_VAR_DIR": str(tmp_path), name: value})
+    assert "\n" not in str(error.value) and "s3cret-pw" not in str(error.value)
+
+
+def test_good_mail_settings_load(tmp_path):
+    settings = load_settings({"DISTRIBUTOR_VAR_DIR": str(tmp_path),
+                              "DISTRIBUTOR_SMTP_URL": "smtp+starttls://u:p@mail.example.org:587",
+                              "DISTRIBUTOR_FROM": "Büro Nachrichten <news@xn--bcher-kva.de>",
+                              "DISTRIBUTOR_SMTP_RATE": "14/s"})
+    assert settings.smtp_rate == "14/s"

@@ -14,6 +14,7 @@ from distributor.audience.subscribers import (
     MAX_ID,
     add_subscriber,
     list_subscribers,
+    normalise_email,
     remove_subscriber,
 )
 from distributor.email.digests import send_now
@@ -32,6 +33,8 @@ class ListIn(BaseModel):
     double_opt_in: bool = False
     max_age: str | None = Field(None, max_length=20, description="alerts: e.g. 6h")
     quiet: str | None = Field(None, max_length=20, description="alerts wait: e.g. 22:00-06:00")
+    from_address: str | None = Field(None, max_length=400, alias="from")
+    reply_to: str | None = Field(None, max_length=400)
 
 
 class SubscriberIn(BaseModel):
@@ -52,7 +55,8 @@ def post_list(body: ListIn, request: Request) -> dict:
     created = create_list(request.app.state.db, body.name, instant=body.instant,
                           schedule=body.schedule, timezone=body.timezone,
                           sections=body.sections, double_opt_in=body.double_opt_in,
-                          max_age=body.max_age, quiet=body.quiet)
+                          max_age=body.max_age, quiet=body.quiet,
+                          from_address=body.from_address, reply_to=body.reply_to)
     return {"name": created.name, "kind": created.kind}
 
 
@@ -66,7 +70,7 @@ def remove_list(name: str, request: Request) -> dict:
 def post_subscriber(body: SubscriberIn, request: Request) -> dict:
     added = add_subscriber(request.app.state.db, body.email, body.list_name, body.name,
                            body.sections, resubscribe=body.resubscribe)
-    return {"email": body.email.strip().lower(), "list": body.list_name,
+    return {"email": normalise_email(body.email), "list": body.list_name,
             "status": added.subscription.status, "outcome": added.outcome}
 
 

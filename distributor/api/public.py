@@ -8,10 +8,12 @@ import redis
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from distributor.audience.subscribers import unsubscribe
 from distributor.audience.tokens import read_token
 from distributor.errors import DistributorError, InvalidInput
+from distributor.monitor.progress import mail_trouble
 from distributor.monitor.queues import worker_heartbeats
 from distributor.templates import environment
 
@@ -21,12 +23,18 @@ router = APIRouter()
 @router.get("/health", summary="200 when the database and broker answer and a worker is alive")
 def health(request: Request) -> JSONResponse:
     """503 with the reasons when the database or the broker does not answer (short
-    timeouts), or when no worker left a heartbeat within the last minute."""
+    timeouts), when no worker left a heartbeat within the last minute, or when a batch
+    said in the last ten minutes that mail does not go out (the mail transport fails)."""
     problems = []
     try:
         request.app.state.db.ping()
+        trouble = mail_trouble(request.app.state.db)
+        if trouble:
+            problems.append(f"mail transport failing: {trouble}")
     except DistributorError as exc:
         problems.append(str(exc))
+    except SQLAlchemyError as exc:
+        problems.append(f"database: cannot read the outbox ({type(exc).__name__})")
     client = request.app.state.broker
     try:
         beats = worker_heartbeats(client, request.app.state.settings.broker_prefix)

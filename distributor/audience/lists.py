@@ -14,7 +14,7 @@ from croniter import croniter
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from distributor.config import parse_duration
+from distributor.config import check_from_address, parse_duration
 from distributor.errors import InvalidInput, NotFound
 from distributor.states import SubscriptionStatus
 from distributor.store import Batch, Database, Delivery, MailingList, Send, Subscription
@@ -35,6 +35,18 @@ def clean_name(value: str | None, field_name: str = "name") -> str:
                            {field_name: "longer than 200 characters"})
     return value
 
+
+
+def check_sender(value: str | None, field_name: str) -> str | None:
+    """A list's From or Reply-To: 'Name <addr@domain>' or 'addr@domain', ASCII address;
+    '' clears it (back to DISTRIBUTOR_FROM, or no Reply-To)."""
+    if value is None or not value.strip():
+        return None
+    try:
+        check_from_address(value.strip())
+    except ValueError as exc:
+        raise InvalidInput(f"{field_name}: not a sender address", {field_name: str(exc)}) from None
+    return value.strip()
 
 
 def check_list_name(name: str) -> str:
@@ -96,8 +108,11 @@ def check_quiet(value: str) -> str | None:
 def create_list(db: Database, name: str, *, instant: bool = True, schedule: str | None = None,
                 timezone: str = "UTC", sections: Iterable[str] = (),
                 double_opt_in: bool = False, max_age: str | float | None = None,
-                quiet: str | None = None) -> MailingList:
+                quiet: str | None = None, from_address: str | None = None,
+                reply_to: str | None = None) -> MailingList:
     name = check_list_name(name)
+    from_address = check_sender(from_address, "from")
+    reply_to = check_sender(reply_to, "reply_to")
     if instant == bool(schedule):
         raise InvalidInput("a list is either --instant or has a --schedule",
                            {"schedule": "give --instant or --schedule, not both or neither"})
@@ -112,14 +127,18 @@ def create_list(db: Database, name: str, *, instant: bool = True, schedule: str 
             raise InvalidInput(f"list {name!r} already exists", {"name": "already exists"})
         mailing_list = MailingList(name=name, kind="instant" if instant else "digest",
                                    schedule=schedule, timezone=timezone, sections=sections,
-                                   double_opt_in=double_opt_in, **extra)
+                                   double_opt_in=double_opt_in, from_address=from_address,
+                                   reply_to=reply_to, **extra)
         session.add(mailing_list)
     return mailing_list
 
 
+_UNSET = object()
+
+
 def update_list(db: Database, name: str, *, schedule: str | None = None,
                 timezone: str | None = None, max_age: str | float | None = None,
-                quiet: str | None = None) -> MailingList:
+                quiet: str | None = None, from_address=_UNSET, reply_to=_UNSET) -> MailingList:
     """Change a list in place (its subscribers and history stay). Everything is checked
     before anything is written."""
     changes: dict = {}
@@ -131,8 +150,13 @@ def update_list(db: Database, name: str, *, schedule: str | None = None,
         changes["max_age"] = check_max_age(max_age)
     if quiet is not None:
         changes["quiet"] = check_quiet(quiet)
+    if from_address is not _UNSET:
+        changes["from_address"] = check_sender(from_address, "from")
+    if reply_to is not _UNSET:
+        changes["reply_to"] = check_sender(reply_to, "reply_to")
     if not changes:
-        raise InvalidInput("nothing to change: give --schedule, --timezone, --max-age or --quiet",
+        raise InvalidInput("nothing to change: give --schedule, --timezone, --max-age, --quiet, "
+                           "--from or --reply-to",
                            {"list": "nothing to change"})
     with db.session() as session:
         mailing_list = get_list(session, name)
@@ -174,6 +198,8 @@ class ListSummary:
     max_age: int
     quiet: str | None
     active: int
+    from_address: str | None = None
+    reply_to: str | None = None
 
 
 def list_lists(db: Database) -> list[ListSummary]:
@@ -182,7 +208,8 @@ def list_lists(db: Database) -> list[ListSummary]:
             select(Subscription.list_id, func.count())
             .where(Subscription.status == SubscriptionStatus.ACTIVE).group_by(Subscription.list_id)).all())
         return [ListSummary(m.name, m.kind, m.schedule, m.timezone, list(m.sections),
-                            m.double_opt_in, m.max_age, m.quiet, counts.get(m.id, 0))
+                            m.double_opt_in, m.max_age, m.quiet, counts.get(m.id, 0),
+                            m.from_address, m.reply_to)
                 for m in session.scalars(select(MailingList).order_by(MailingList.name))]
 
 

@@ -25,11 +25,14 @@ MAX_ID = 2**63 - 1
 
 
 def normalise_email(value: str, field_name: str = "email") -> str:
+    """The one stored form of an address: lower case, the domain in its ASCII (IDNA)
+    form, so that `leser@bücher.de` and `leser@xn--bcher-kva.de` are one reader and
+    SMTP can carry the domain. A non-ASCII local part is kept (it needs SMTPUTF8)."""
     try:
-        result = validate_email(value.strip(), check_deliverability=False, allow_smtputf8=False)
+        result = validate_email(value.strip(), check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
         raise InvalidInput(f"{field_name}: {exc}", {field_name: str(exc)}) from None
-    return result.normalized.lower()
+    return f"{result.local_part}@{result.ascii_domain}".lower()
 
 
 def subscriber_named(session: Session, email: str, name: str, rename: bool = True

@@ -21,12 +21,12 @@ from distributor.store import Article, ChannelPost, ChannelState, Database
 
 
 class Limiter(Protocol):
-    """The channel's shared rate (ratelimit.RedisLimiter)."""
+    """The channel's shared rate (ratelimit.ChannelLimiter)."""
 
     def __call__(self, channel: ChannelConfig) -> float:
         """Seconds before this channel may post again; 0 means now (a slot is taken)."""
 
-    def hold(self, channel: ChannelConfig, seconds: float) -> None:
+    def hold_channel(self, channel: ChannelConfig, seconds: float) -> None:
         """Nobody posts to this channel for `seconds`: the service asked us to wait."""
 
 
@@ -121,7 +121,7 @@ def run_post(db: Database, settings: Settings, http: requests.Session, post_id: 
             return PostResult(Outcome.FAILED, error=error)
         delay = exc.retry_after
         if delay is not None and limiter is not None:
-            limiter.hold(channel, delay)  # the wait is the channel's, not this post's alone
+            limiter.hold_channel(channel, delay)  # the channel's wait, not this post's alone
         if delay is None:
             delay = backoff(attempts, settings.channel_retry_base)
         error = f"{MAYBE_SENT}: {exc}" if exc.maybe_sent else str(exc)

@@ -11,7 +11,7 @@ from distributor.cli.channels import channels
 from distributor.cli.email import digest, preview
 from distributor.cli.feeds import feeds
 from distributor.cli.monitor import failures, status
-from distributor.cli.ops import api, beat, db, deliveries
+from distributor.cli.ops import api, beat, check, db, deliveries
 from distributor.cli.publish import articles, publish
 from distributor.cli.tokens import audit, tokens
 from distributor.cli.workers import worker
@@ -31,7 +31,7 @@ def cli(ctx: click.Context) -> None:
 
 
 for command in (db, publish, articles, lists, subscribers, digest, preview, channels, feeds,
-                deliveries, status, failures, tokens, audit, worker, beat, api):
+                deliveries, status, failures, check, tokens, audit, worker, beat, api):
     cli.add_command(command)
 
 

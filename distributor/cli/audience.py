@@ -34,10 +34,14 @@ def lists() -> None:
 @click.option("--quiet", metavar="HH:MM-HH:MM",
               help="Alerts in this window (the list's time zone) wait for its end; "
                    'articles with "priority": "breaking" do not.')
+@click.option("--from", "from_address", metavar="ADDR",
+              help='This list\'s sender, e.g. "Morning Brief <brief@news.example.org>" '
+                   "(default: DISTRIBUTOR_FROM).")
+@click.option("--reply-to", metavar="ADDR", help="Where replies to this list's emails go.")
 @pass_ctx
 def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, tz: str,
                  sections: tuple[str, ...], double_opt_in: bool, max_age: str | None,
-                 quiet: str | None) -> None:
+                 quiet: str | None, from_address: str | None, reply_to: str | None) -> None:
     """Create the list NAME."""
     from distributor.audience.lists import create_list
 
@@ -45,7 +49,7 @@ def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, t
         raise click.UsageError("give --instant or --schedule CRON")
     created = create_list(obj.db, name, instant=instant, schedule=schedule, timezone=tz,
                           sections=sections, double_opt_in=double_opt_in, max_age=max_age,
-                          quiet=quiet)
+                          quiet=quiet, from_address=from_address, reply_to=reply_to)
     click.echo(f"created {created.kind} list {created.name}" + _next_run(created))
 
 
@@ -55,15 +59,21 @@ def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, t
 @click.option("--timezone", "tz", help="A new IANA time zone for the schedule.")
 @click.option("--max-age", metavar="DURATION", help="Alerts older than this are not sent.")
 @click.option("--quiet", metavar="HH:MM-HH:MM", help='Quiet hours for alerts ("off" clears).')
+@click.option("--from", "from_address", metavar="ADDR",
+              help='This list\'s sender, "Name <addr@domain>"; "" goes back to DISTRIBUTOR_FROM.')
+@click.option("--reply-to", metavar="ADDR", help='Where replies go; "" removes Reply-To.')
 @pass_ctx
 def lists_update(obj: Context, name: str, schedule: str | None, tz: str | None,
-                 max_age: str | None, quiet: str | None) -> None:
-    """Change the list NAME in place: its subscribers and history stay. Prints the
-    next scheduled digest after the change."""
+                 max_age: str | None, quiet: str | None, from_address: str | None,
+                 reply_to: str | None) -> None:
+    """Change the list NAME in place: only what is given changes; its subscribers and
+    history stay. Prints the next scheduled digest after the change."""
     from distributor.audience.lists import update_list
 
+    senders = {k: v for k, v in (("from_address", from_address), ("reply_to", reply_to))
+               if v is not None}
     updated = update_list(obj.db, name, schedule=schedule, timezone=tz, max_age=max_age,
-                          quiet=quiet)
+                          quiet=quiet, **senders)
     click.echo(f"updated list {updated.name}" + _next_run(updated))
 
 
@@ -135,10 +145,10 @@ def subscribers_add(obj: Context, email: str, list_name: str, name: str,
                     sections: tuple[str, ...], resubscribe: bool) -> None:
     """Subscribe EMAIL to a list (idempotent). Someone who unsubscribed is refused
     unless --resubscribe; a suppressed (erased, bounced, complained) address always is."""
-    from distributor.audience.subscribers import add_subscriber
+    from distributor.audience.subscribers import add_subscriber, normalise_email
 
     added = add_subscriber(obj.db, email, list_name, name, sections, resubscribe=resubscribe)
-    click.echo(f"{email.strip().lower()} on {list_name}: {added.outcome} "
+    click.echo(f"{normalise_email(email)} on {list_name}: {added.outcome} "
                f"({added.subscription.status})")
 
 

@@ -55,14 +55,19 @@ def render_status(data: dict):
                                                           style="bold red"))
         beat = data["beat"]
         parts.append(Text(f"last beat run: {_ago(beat['seconds_ago']) if beat else 'never'}"))
+    for route in data.get("mail_routes", []):
+        if route["state"] == "down":
+            parts.append(Text(f"mail route {route['name']}: down: {route['reason']}", style="bold red"))
+        elif route["carrying"]:
+            parts.append(Text(f"mail route {route['name']}: carrying the mail"))
     sends = Table("send", "list", "state", "progress", "sent/planned", "failed", "rate/s",
-                  "ETA", title="sends, last 24 h", title_justify="left")
+                  "ETA", "why", title="sends, last 24 h", title_justify="left")
     for s in data["sends"]:
         sends.add_row(str(s["send_id"]), s["list"], s["state"],
                       ProgressBar(total=max(1, s["planned"]), completed=s["done"], width=20),
                       f"{s['sent']}/{s['planned']}", str(s["failed"]),
                       f"{s['rate_per_second']:.1f}" if s["rate_per_second"] else "–",
-                      _eta(s["eta_seconds"]))
+                      _eta(s["eta_seconds"]), (s["error"] or "")[:80])
     parts.append(sends if data["sends"] else Text("sends, last 24 h: none"))
     if data["channel_posts"]:
         posts = Table("id", "channel", "state", "attempts", "article", "error",
@@ -144,7 +149,7 @@ def failures_list(obj: Context, as_json: bool) -> None:
             when = (i["at"] or "")[:19].replace("T", " ")
             click.echo(f"{i['id']:<14} {i['kind']}: {i['what']}")
             click.echo(f"{'':<14} {i['state']} at {when} UTC{attempts}"
-                       + ("" if i["retryable"] else " · not retried (address suppressed)"))
+                       + ("" if i["retryable"] else f" · {i.get('note') or 'not retried'}"))
             click.echo(f"{'':<14} error: {i['error'] or '(none recorded)'}")
         click.echo(f"\n{len(items)} failures. Retry one with `distributor failures retry ID`, "
                    "all with `--all`.")

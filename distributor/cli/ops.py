@@ -89,6 +89,29 @@ def deliveries(obj: Context, guid: str, as_json: bool) -> None:
     emit(data, as_json, human)
 
 
+@click.command()
+@click.pass_obj
+def check(obj: Context) -> None:
+    """Can this configuration work? Checks the settings, then connects to the SMTP
+    server (EHLO, STARTTLS and AUTH when configured), Redis and the database: one line
+    each. Exit status 2 when anything fails."""
+    from distributor.errors import ConfigError
+    from distributor.monitor.check import check_all
+
+    try:
+        settings = obj.settings
+    except ConfigError as exc:
+        click.echo(f"config: FAILED: {exc}")
+        sys.exit(2)
+    click.echo(f"config: ok: {settings.config or 'no config file'}")
+    findings = check_all(settings)
+    secrets = settings.secret_values()
+    for finding in findings:
+        click.echo(finding.line(secrets))
+    if not all(f.ok for f in findings):
+        sys.exit(2)
+
+
 def _exec_celery(args: list[str]) -> None:
     os.execv(sys.executable, [sys.executable, "-m", "celery", "-A", "tasks", *args])
 

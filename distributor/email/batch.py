@@ -7,31 +7,40 @@ repeats at most the one message that was in flight.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from email.utils import parseaddr
+from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, exists, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from distributor.audience.subscribers import bounce
 from distributor.audience.tokens import email_digest
 from distributor.config import Settings, format_duration
-from distributor.email.compose import compile_send, recipient
+from distributor.email.closing import (
+    MAX_BATCH_ATTEMPTS,
+    batch_broke,
+    close_batch,
+    expire_send,
+    fail_send,
+    hold_batch,
+    pause_send,
+    release,
+    short,
+)
+from distributor.email.compose import compile_send, recipient, send_key
 from distributor.email.dkim import dkim_signer
 from distributor.email.message import CompiledEmail
-from distributor.email.transport import Transport
-from distributor.errors import PermanentError, RecipientRefused, TransientError
+from distributor.email.pace import THROTTLE_HOLD, Pace
+from distributor.email.transport import Connection, Transport
+from distributor.errors import PermanentError, RecipientRefused, Throttled, TransientError
 from distributor.outbox import leases
 from distributor.outbox.plan import alert_due
-from distributor.outbox.retry import backoff
 from distributor.states import (
     DELIVERY_FINISHED,
-    OPEN,
-    SEND_OPEN,
     SEND_STOPPED,
     BatchState,
     DeliveryState,
@@ -51,7 +60,9 @@ from distributor.store import (
     Suppression,
 )
 
-MAX_BATCH_ATTEMPTS = 10
+__all__ = ["MAX_BATCH_ATTEMPTS", "BatchResult", "fail_send", "pause_send", "run_batch"]
+
+log = logging.getLogger("distributor.email")
 GIVE_UP_IN_BATCH = 5  # consecutive transient failures before a batch stops and retries later
 
 
@@ -64,10 +75,9 @@ class BatchResult:
     skipped: int = 0
     retry_in: float | None = None
     error: str | None = None
-    # For the metrics counters: final results recorded by this run, and extra attempts.
     list_name: str | None = None
-    tally: dict[str, int] = field(default_factory=dict)
-    retries: int = 0
+    tally: dict[str, int] = field(default_factory=dict)  # final ledger states, for /metrics
+    retries: int = 0  # readers tried again in this run
 
 
 class _CompiledCache:
@@ -100,7 +110,7 @@ _RETRIED = (_DELIVERIES.update()
             .values(attempts=_DELIVERIES.c.attempts + 1))
 
 
-def _record(connection: Connection, send_id: int, subscriber_id: int, state: DeliveryState,
+def _record(connection, send_id: int, subscriber_id: int, state: DeliveryState,
             error: str | None, retried: bool) -> None:
     """One ledger row, committed at once: this runs once per recipient."""
     if retried:
@@ -113,27 +123,13 @@ def _record(connection: Connection, send_id: int, subscriber_id: int, state: Del
     connection.commit()
 
 
-def _finish_send_if_complete(session: Session, send_id: int) -> None:
-    open_batches = exists().where(Batch.send_id == send_id,
-                                  Batch.state.not_in((BatchState.DONE, BatchState.FAILED)))
-    session.execute(update(Send).where(Send.id == send_id, Send.state.in_(SEND_OPEN),
-                                       ~open_batches)
-                    .values(state=SendState.DONE, finished_at=datetime.now(UTC)))
-
-
-def pause_send(session: Session, send_id: int, why: str) -> None:
-    session.execute(update(Send).where(Send.id == send_id).values(state=SendState.PAUSED, error=why))
-    session.execute(update(Batch).where(Batch.send_id == send_id,
-                                        Batch.state.in_(OPEN))
-                    .values(state=BatchState.PAUSED, lease_until=None))
-
-
-def fail_send(session: Session, send_id: int, why: str) -> None:
-    session.execute(update(Send).where(Send.id == send_id)
-                    .values(state=SendState.FAILED, error=why, finished_at=datetime.now(UTC)))
-    session.execute(update(Batch).where(Batch.send_id == send_id,
-                                        Batch.state.in_(OPEN))
-                    .values(state=BatchState.FAILED, error=why, lease_until=None))
+def _note(ledger, result: BatchResult, send_id: int, subscriber_id: int, state: DeliveryState,
+          error: str | None, retried: bool) -> None:
+    """Record one reader's result in the ledger, and count it for /metrics."""
+    _record(ledger, send_id, subscriber_id, state, error, retried)
+    if state != DeliveryState.DEFERRED:
+        result.tally[state] = result.tally.get(state, 0) + 1
+    result.retries += retried
 
 
 def _stale(session: Session, send: Send, now: datetime) -> str | None:
@@ -150,14 +146,6 @@ def _stale(session: Session, send: Send, now: datetime) -> str | None:
             f"max_age of {format_duration(mailing_list.max_age)}")
 
 
-def expire_send(session: Session, send_id: int, why: str) -> None:
-    """Stale news stays unsent: the send ends, its batches with it, no email goes."""
-    session.execute(update(Send).where(Send.id == send_id)
-                    .values(state=SendState.EXPIRED, error=why, finished_at=datetime.now(UTC)))
-    session.execute(update(Batch).where(Batch.send_id == send_id, Batch.state.in_(OPEN))
-                    .values(state=BatchState.DONE, error=why, lease_until=None))
-
-
 def _recipients(session: Session, send: Send, batch: Batch):
     finished = exists().where(Delivery.send_id == send.id,
                               Delivery.subscriber_id == Subscriber.id,
@@ -171,7 +159,9 @@ def _recipients(session: Session, send: Send, batch: Batch):
 
 
 def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: int,
-              now: datetime | None = None) -> BatchResult:
+              now: datetime | None = None, pace: Pace | None = None) -> BatchResult:
+    """One run of one batch. `pace` (when given) keeps the mail route's shared rate and
+    its holds; without it a throttling reply still stops the run and retries the rest."""
     now = now or datetime.now(UTC)
     lease = settings.lease_seconds
     with db.session() as session:
@@ -189,9 +179,12 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
             expire_send(session, send.id, stale)
             return BatchResult(Outcome.EXPIRED, error=stale)
         send.state = SendState.RUNNING
+        list_name = session.get(MailingList, send.list_id).name
 
         def compiled_for(preferences: tuple[str, ...]) -> CompiledEmail | None:
-            return compiled_cache.get((send.id, preferences),
+            # Keyed by the send's Message-ID tag, not its id: a reset database numbers
+            # sends from 1 again while this worker still holds the old ones.
+            return compiled_cache.get((send_key(settings, send), preferences),
                                       lambda: compile_send(session, settings, send, preferences))
 
         recipients = _recipients(session, send, batch)
@@ -202,7 +195,6 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
         suppressed = set(session.scalars(select(Suppression.email_hash).where(
             Suppression.email_hash.in_([email_digest(r.email) for r in recipients]))))
         send_id, list_id, attempts = send.id, send.list_id, batch.attempts
-        list_name = session.get(MailingList, list_id).name
         try:  # render now: a template an operator broke fails this send, not the queue
             messages = {p: compiled_for(p) for p in
                         {(), *(_preferences(r.sections) for r in recipients)}}
@@ -212,99 +204,136 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
             return BatchResult(Outcome.FAILED, error=why)
 
     result = BatchResult(Outcome.DONE, list_name=list_name)
-
-    def note(subscriber_id: int, state: DeliveryState, error: str | None, existing: bool) -> None:
-        _record(ledger, send_id, subscriber_id, state, error, existing)
-        if state != DeliveryState.DEFERRED:
-            result.tally[state] = result.tally.get(state, 0) + 1
-        result.retries += existing
-
-    sender = parseaddr(settings.from_address)[1]
-    sign = dkim_signer(settings)
-    consecutive = 0
-    connection = transport.connect()
-    ledger = db.engine.connect()
+    connection = ledger = None
     try:
-        for index, (subscriber_id, email, name, sections) in enumerate(recipients):
-            existing = subscriber_id in deferred
-            if email_digest(email) in suppressed:
-                note(subscriber_id, DeliveryState.SKIPPED, "suppressed", existing)
-                result.skipped += 1
-                continue
-            compiled = messages[_preferences(sections)]
-            if compiled is None:
-                note(subscriber_id, DeliveryState.SKIPPED,
-                        "nothing in their sections", existing)
-                result.skipped += 1
-                continue
-            reader = recipient(settings, list_id, subscriber_id, email, name)
-            try:
-                connection.send(sender, email, sign(compiled.fill(reader)))
-            except RecipientRefused as exc:
-                note(subscriber_id, DeliveryState.BOUNCED, str(exc), existing)
-                with db.session() as session:
-                    bounce(session, subscriber_id, email)
-                result.failed += 1
-                consecutive = 0
-            except PermanentError as exc:
-                note(subscriber_id, DeliveryState.FAILED, str(exc), existing)
-                result.failed += 1
-                consecutive = 0
-            except TransientError as exc:
-                note(subscriber_id, DeliveryState.DEFERRED, str(exc), existing)
-                result.deferred += 1
-                result.error = str(exc)
-                consecutive += 1
-            else:
-                note(subscriber_id, DeliveryState.SENT, None, existing)
-                result.sent += 1
-                consecutive = 0
-            if consecutive >= settings.smtp_pause_after:
-                why = f"paused after {consecutive} consecutive failures; last: {result.error}"
-                with db.session() as session:
-                    pause_send(session, send_id, why)
-                result.state, result.error = Outcome.PAUSED, why
-                return result
-            if consecutive >= GIVE_UP_IN_BATCH:
-                result.deferred += len(recipients) - index - 1
-                break
-            if index % 100 == 99:
-                with db.session() as session:
-                    leases.renew(session, Batch, batch_id, datetime.now(UTC), lease)
-    except Exception:
-        _release(db, batch_id)  # let the next try claim it without waiting out the lease
-        raise
+        connection = transport.connect()
+        ledger = db.engine.connect()
+        stop = _deliver(db, settings, connection, ledger, result, pace, send_id, list_id,
+                        batch_id, recipients, messages, deferred, suppressed)
+    except Exception as exc:  # a fault of the batch, not of one reader: keep it on the batch
+        why = short(f"batch stopped by an unexpected error: {type(exc).__name__}: {exc}")
+        log.exception("batch=%s %s", batch_id, why)
+        if ledger is not None:  # its failed transaction may hold a lock the next write needs
+            ledger.close()
+            ledger = None
+        try:
+            retry_in = batch_broke(db, batch_id, send_id, attempts, why, settings.email_retry_base)
+        except SQLAlchemyError:
+            release(db, batch_id)  # let the next try claim it without waiting out the lease
+            raise
+        result.error, result.retry_in = why, retry_in
+        result.state = Outcome.FAILED if retry_in is None else Outcome.RETRY
+        return result
     finally:
-        connection.close()
-        ledger.close()
+        if connection is not None:
+            connection.close()
+        if ledger is not None:
+            ledger.close()
 
-    with db.session() as session:
-        batch = session.get(Batch, batch_id)
-        batch.lease_until = None
-        if result.deferred and attempts < MAX_BATCH_ATTEMPTS:
-            result.state = Outcome.RETRY
-            result.retry_in = backoff(attempts, settings.email_retry_base)
-            batch.next_attempt_at = datetime.now(UTC) + timedelta(seconds=result.retry_in)
-        else:
-            if result.deferred:
-                given_up = session.execute(update(Delivery).where(
-                    Delivery.send_id == send_id, Delivery.state == DeliveryState.DEFERRED,
-                    Delivery.subscriber_id.between(batch.first_id, batch.last_id))
-                    .values(state=DeliveryState.FAILED)).rowcount
-                result.tally[DeliveryState.FAILED] = (result.tally.get(DeliveryState.FAILED, 0)
-                                                      + given_up)
-            batch.state = BatchState.DONE
-            session.flush()
-            _finish_send_if_complete(session, send_id)
+    if isinstance(stop, _Paused):
+        with db.session() as session:
+            pause_send(session, send_id, stop.why)
+        result.state, result.error = Outcome.PAUSED, stop.why
+        return result
+    if isinstance(stop, _Throttled):
+        hold_batch(db, batch_id, stop.wait, stop.why)
+        result.state, result.retry_in, result.error = Outcome.RETRY, stop.wait, stop.why
+        return result
+    result.retry_in, given_up = close_batch(db, batch_id, send_id, attempts=attempts,
+                                            deferred=bool(result.deferred), error=result.error,
+                                            retry_base=settings.email_retry_base)
+    if given_up:  # readers still deferred after the last try: failed now
+        result.tally[DeliveryState.FAILED] = result.tally.get(DeliveryState.FAILED, 0) + given_up
+    if result.retry_in is not None:
+        result.state = Outcome.RETRY
     return result
 
 
-def _release(db: Database, batch_id: int) -> None:
-    try:
-        with db.session() as session:
-            session.execute(update(Batch).where(Batch.id == batch_id).values(lease_until=None))
-    except SQLAlchemyError:
-        pass  # the lease runs out by itself; the sweeper takes it from there
+@dataclass
+class _Paused:
+    why: str
+
+
+@dataclass
+class _Throttled:
+    wait: float
+    why: str
+
+
+def _deliver(db: Database, settings: Settings, connection: Connection, ledger, result: BatchResult,
+             pace: Pace | None, send_id: int, list_id: int, batch_id: int, recipients, messages,
+             deferred: set[int], suppressed: set[str]) -> _Paused | _Throttled | None:
+    """Send to each reader in turn and record each result at once. Whatever goes wrong
+    with one reader (their address, a refusal) fails that reader alone; a throttling
+    reply or a long wait for the route's rate stops the run with the rest untouched."""
+    signers: dict[str, object] = {}  # per From domain: a list may send as its own
+    consecutive = 0
+    renewed_at = time.monotonic()
+    for index, (subscriber_id, email, name, sections) in enumerate(recipients):
+        # Renew by the clock, not by count: a paced route makes a batch slow, and a lease
+        # that ran out would let a second task send this batch's readers again.
+        if time.monotonic() - renewed_at > settings.lease_seconds / 3:
+            with db.session() as session:
+                leases.renew(session, Batch, batch_id, datetime.now(UTC), settings.lease_seconds)
+            renewed_at = time.monotonic()
+        existing = subscriber_id in deferred
+        if email_digest(email) in suppressed:
+            _note(ledger, result, send_id, subscriber_id, DeliveryState.SKIPPED, "suppressed",
+                  existing)
+            result.skipped += 1
+            continue
+        compiled = messages[_preferences(sections)]
+        if compiled is None:
+            _note(ledger, result, send_id, subscriber_id, DeliveryState.SKIPPED,
+                  "nothing in their sections", existing)
+            result.skipped += 1
+            continue
+        route_pace = getattr(connection, "pace", None) or pace  # routed: the route's own
+        wait = route_pace.wait(email.rpartition("@")[2]) if route_pace else 0.0
+        if wait:
+            return _Throttled(wait, f"waiting {wait:.1f}s for the mail route's rate")
+        try:
+            sign = signers.get(compiled.domain) or signers.setdefault(
+                compiled.domain, dkim_signer(settings, compiled.domain))
+            message = sign(compiled.fill(recipient(settings, list_id, subscriber_id, email, name)))
+            connection.send(compiled.from_address, email, message)  # the list's own sender
+        except Throttled as exc:
+            hold = (route_pace.slow_down(exc.retry_after) if route_pace
+                    else exc.retry_after or THROTTLE_HOLD)
+            return _Throttled(hold, f"throttled by the mail server: {exc}")
+        except RecipientRefused as exc:
+            _note(ledger, result, send_id, subscriber_id, DeliveryState.BOUNCED, str(exc), existing)
+            with db.session() as session:
+                bounce(session, subscriber_id, email)
+            result.failed += 1
+            consecutive = 0
+        except PermanentError as exc:
+            _note(ledger, result, send_id, subscriber_id, DeliveryState.FAILED, str(exc), existing)
+            result.failed += 1
+            consecutive = 0
+        except TransientError as exc:
+            _note(ledger, result, send_id, subscriber_id, DeliveryState.DEFERRED, str(exc), existing)
+            result.deferred += 1
+            result.error = str(exc)
+            consecutive += 1
+        except Exception as exc:  # tied to this reader (their name, their address...)
+            why = short(f"unexpected error: {type(exc).__name__}: {exc}")
+            log.exception("send=%s subscriber=%s %s", send_id, subscriber_id, why)
+            connection.close()  # the next reader starts on a clean connection
+            _note(ledger, result, send_id, subscriber_id, DeliveryState.FAILED, why, existing)
+            result.failed += 1
+            result.error = why
+            consecutive += 1  # the same fault for every reader pauses the send
+        else:
+            _note(ledger, result, send_id, subscriber_id, DeliveryState.SENT, None, existing)
+            result.sent += 1
+            consecutive = 0
+        if consecutive >= settings.smtp_pause_after:
+            return _Paused(f"paused after {consecutive} consecutive failures; last: {result.error}")
+        if consecutive >= GIVE_UP_IN_BATCH:
+            result.deferred += len(recipients) - index - 1
+            return None
+    return None
 
 
 def _preferences(sections: list[str] | None) -> tuple[str, ...]:

@@ -9,6 +9,8 @@ only ask for messages here.
 from __future__ import annotations
 
 import hashlib
+import hmac
+import secrets
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,6 +40,15 @@ def confirm_url(settings: Settings, subscriber_id: int, list_id: int, email: str
     return f"{settings.public_url}/confirm/{token}"
 
 
+def send_key(settings: Settings, send: Send) -> str:
+    """`alert-7-<tag>`: the start of each Message-ID of a send. The tag is keyed with our
+    secret over the send's creation time, so a reset database (send ids from 1 again)
+    never repeats a Message-ID, while a retried or resumed batch keeps the same one."""
+    stamp = f"{send.id}|{send.created_at.isoformat()}".encode()
+    tag = hmac.new(settings.secret.encode(), stamp, hashlib.sha256).hexdigest()[:12]
+    return f"{send.kind}-{send.id}-{tag}"
+
+
 def recipient(settings: Settings, list_id: int, subscriber_id: int, email: str,
               name: str) -> Recipient:
     """One reader of one list, with the links that are theirs alone."""
@@ -45,13 +56,20 @@ def recipient(settings: Settings, list_id: int, subscriber_id: int, email: str,
                      unsubscribe_url(settings, subscriber_id, list_id, email))
 
 
+def sender(mailing_list: MailingList | None) -> dict[str, str | None]:
+    """The list's own From and Reply-To (None: DISTRIBUTOR_FROM, no Reply-To)."""
+    if mailing_list is None:
+        return {"from_address": None, "reply_to": None}
+    return {"from_address": mailing_list.from_address, "reply_to": mailing_list.reply_to}
+
+
 def compile_alert(settings: Settings, article: Article, list_name: str,
-                  send_id: int) -> CompiledEmail:
+                  message_key: str, mailing_list: MailingList | None = None) -> CompiledEmail:
     payload = article.payload()
     payload["published_display"] = article.published_at.strftime(ALERT_DATE)
     subject = f"{settings.publisher.subject_prefix}{article.title}"
     return compile_email(settings, "alert", {"article": payload}, subject=subject,
-                         list_name=list_name, message_key=f"alert-{send_id}")
+                         list_name=list_name, message_key=message_key, **sender(mailing_list))
 
 
 def group_by_section(mailing_list: MailingList, articles: list[dict]) -> list[dict]:
@@ -74,7 +92,8 @@ def compile_digest(settings: Settings, mailing_list: MailingList, articles: list
     """The digest of `articles` (newest first), grouped by section in the list's zone."""
     subject, context = digest_content(settings, mailing_list, articles, until)
     return compile_email(settings, "digest", context, subject=subject,
-                         list_name=mailing_list.name, message_key=message_key)
+                         list_name=mailing_list.name, message_key=message_key,
+                         **sender(mailing_list))
 
 
 def digest_content(settings: Settings, mailing_list: MailingList, articles: list[Article],
@@ -105,7 +124,8 @@ def compile_send(session: Session, settings: Settings, send: Send,
         article = session.get(Article, send.article_id)
         if preferences and not sections_match(list(preferences), article.section):
             return None
-        return compile_alert(settings, article, mailing_list.name, send.id)
+        return compile_alert(settings, article, mailing_list.name, send_key(settings, send),
+                             mailing_list)
     by_id = {a.id: a for a in session.scalars(
         select(Article).where(Article.id.in_(send.article_ids)))}
     articles = [by_id[i] for i in send.article_ids if i in by_id]
@@ -113,7 +133,7 @@ def compile_send(session: Session, settings: Settings, send: Send,
         articles = [a for a in articles if sections_match(list(preferences), a.section)]
     if not articles:
         return None
-    key = f"digest-{send.id}"
+    key = send_key(settings, send)
     if preferences:
         key += "-" + hashlib.sha1("|".join(preferences).encode()).hexdigest()[:8]
     return compile_digest(settings, mailing_list, articles, send.until or send.created_at, key)
@@ -125,4 +145,6 @@ def compile_confirm(settings: Settings, subscriber_id: int, email: str,
     link = confirm_url(settings, subscriber_id, mailing_list.id, email)
     return compile_email(settings, "confirm", {"confirm_url": link},
                          subject=f"Confirm your subscription to {mailing_list.name}",
-                         list_name=mailing_list.name, message_key=f"confirm-{mailing_list.id}")
+                         list_name=mailing_list.name,
+                         message_key=f"confirm-{mailing_list.id}-{secrets.token_hex(6)}",
+                         **sender(mailing_list))

@@ -23,7 +23,7 @@ def confirmation_message(settings: Settings, subscriber: Subscriber,
     compiled = compile_confirm(settings, subscriber.id, subscriber.email, mailing_list)
     reader = recipient(settings, mailing_list.id, subscriber.id, subscriber.email,
                        subscriber.name)
-    return dkim_signer(settings)(compiled.fill(reader))
+    return dkim_signer(settings, compiled.domain)(compiled.fill(reader))
 
 
 def send_confirmation(db: Database, settings: Settings, transport: Transport,
@@ -46,10 +46,11 @@ def send_confirmation(db: Database, settings: Settings, transport: Transport,
         mailing_list = session.get(MailingList, subscription.list_id)
         message = confirmation_message(settings, subscriber, mailing_list)
         address = subscriber.email
+        envelope = parseaddr(mailing_list.from_address or settings.from_address)[1]
     try:
         connection = transport.connect()
         try:
-            connection.send(parseaddr(settings.from_address)[1], address, message)
+            connection.send(envelope, address, message)
         finally:
             connection.close()
     except DeliveryError:

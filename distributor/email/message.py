@@ -84,7 +84,8 @@ class CompiledEmail:
 
     def __init__(self, *, subject: str, html_body: str, text_body: str, from_address: str,
                  list_name: str, list_id: str, message_key: str,
-                 unsubscribe_mailto: str | None, slots: dict[str, str]):
+                 unsubscribe_mailto: str | None, slots: dict[str, str],
+                 reply_to: str | None = None):
         self.from_address = parseaddr(from_address)[1]
         self.domain = from_domain(from_address)
         self.message_key = message_key
@@ -95,7 +96,8 @@ class CompiledEmail:
         self.subject = subject
         self.head = (
             f"From: {_encode_header(from_address)}\r\n"
-            f"Subject: {_encode_header(subject)}\r\n"
+            + (f"Reply-To: {_encode_header(reply_to)}\r\n" if reply_to else "")
+            + f"Subject: {_encode_header(subject)}\r\n"
             f"List-Id: {_encode_header(list_name)} <{list_id}>\r\n"
             "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
             "MIME-Version: 1.0\r\n"
@@ -139,7 +141,8 @@ def inline_css(html_text: str) -> str:
 
 
 def compile_email(settings: Settings, template: str, context: dict[str, Any], *,
-                  subject: str, list_name: str, message_key: str) -> CompiledEmail:
+                  subject: str, list_name: str, message_key: str,
+                  from_address: str | None = None, reply_to: str | None = None) -> CompiledEmail:
     """Render `email/<template>.html.j2` and `.txt.j2` once, with placeholders for the
     recipient, inline the CSS once, and build the MIME skeleton once."""
     env = environment(settings.templates_dir)
@@ -148,9 +151,11 @@ def compile_email(settings: Settings, template: str, context: dict[str, Any], *,
                "list_name": list_name, "public_url": settings.public_url}
     html_body = inline_css(env.get_template(f"email/{template}.html.j2").render(context))
     text_body = env.get_template(f"email/{template}.txt.j2").render(context)
-    domain = from_domain(settings.from_address)
+    from_address = from_address or settings.from_address
+    domain = from_domain(from_address)
     return CompiledEmail(
         subject=subject, html_body=html_body, text_body=text_body,
-        from_address=settings.from_address, list_name=list_name,
+        from_address=from_address, list_name=list_name,
         list_id=f"{list_name.lower()}.{domain}", message_key=message_key,
-        unsubscribe_mailto=settings.publisher.unsubscribe_mailto, slots=slots)
+        unsubscribe_mailto=settings.publisher.unsubscribe_mailto, slots=slots,
+        reply_to=reply_to)

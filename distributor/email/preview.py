@@ -43,7 +43,7 @@ def _finish(settings: Settings, compiled: CompiledEmail, mailing_list: MailingLi
             sample: tuple[int, str, str]) -> Preview:
     subscriber_id, email, name = sample
     reader = recipient(settings, mailing_list.id, subscriber_id, email, name)
-    raw = dkim_signer(settings)(compiled.fill(reader))
+    raw = dkim_signer(settings, compiled.domain)(compiled.fill(reader))
     message = message_from_bytes(raw, policy=policy.default)
     return Preview(headers={k: str(v) for k, v in message.items()},
                    text=message.get_body(("plain",)).get_content(),
@@ -61,7 +61,8 @@ def preview_alert(db: Database, settings: Settings, list_name: str,
         if article is None:
             raise NotFound("no such article" if guid else "no article published yet",
                            {"article": "unknown"})
-        compiled = compile_alert(settings, article, mailing_list.name, send_id=0)
+        compiled = compile_alert(settings, article, mailing_list.name, message_key="preview",
+                                 mailing_list=mailing_list)
         return _finish(settings, compiled, mailing_list, _sample(session, mailing_list))
 
 

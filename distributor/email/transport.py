@@ -2,21 +2,36 @@
 for all its recipients and reconnects after a failure. smtplib errors are
 translated here, at the edge:
 
-    4xx anywhere (connect, MAIL, RCPT, DATA), a dropped connection -> TransientError
-    5xx on RCPT                                                   -> RecipientRefused
-    other 5xx                                                     -> PermanentError
+    421, 4xx with 4.7.x, or a 4xx saying "throttl…"/"too many"   -> Throttled
+    other 4xx anywhere (connect, MAIL, RCPT, DATA), a dropped link -> TransientError
+    5xx on RCPT                                                    -> RecipientRefused
+    other 5xx, an address SMTP cannot carry                        -> PermanentError
+
+Addresses: the domain goes out in its ASCII (IDNA) form; a non-ASCII local part
+only with SMTPUTF8 (RFC 6531), and only when the server offers it.
 """
 
 from __future__ import annotations
 
 import mailbox
+import os
+import re
 import smtplib
 import ssl
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
-from distributor.errors import ConfigError, PermanentError, RecipientRefused, TransientError
+import idna
+
+from distributor.errors import (
+    ConfigError,
+    PermanentError,
+    RecipientRefused,
+    Throttled,
+    TransientError,
+    Unreachable,
+)
 
 
 class Connection(Protocol):
@@ -35,6 +50,31 @@ def _reply(code: int, text: bytes | str) -> str:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     return f"{code} {text}".strip()
+
+
+# RFC 3463: 4.7.x is a security or policy status (rate limits use it); the words are
+# what providers say (SES "Throttling failure", Postfix "too many connections").
+_THROTTLING = re.compile(r"^4\.7\.\d{1,3}\b|throttl|too many|rate limit", re.IGNORECASE)
+
+
+def transient(code: int, text: bytes | str, where: str = "") -> TransientError:
+    """A 4xx reply (or 421 anywhere) as the error it means."""
+    reply = _reply(code, text)
+    message = f"{where}: {reply}" if where else reply
+    if code == 421 or _THROTTLING.search(reply[4:]):
+        return Throttled(message)
+    return TransientError(message)
+
+
+def envelope_address(address: str) -> str:
+    """The address as SMTP carries it: the domain in its IDNA form (RFC 5890)."""
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except idna.IDNAError as exc:
+        raise PermanentError(f"the domain of {address!r} has no IDNA form: {exc}") from None
 
 
 class SMTPConnection:
@@ -60,22 +100,32 @@ class SMTPConnection:
             raise PermanentError(f"SMTP login refused: {_reply(exc.smtp_code, exc.smtp_error)}")\
                 from None
         except smtplib.SMTPResponseException as exc:
-            raise TransientError(f"SMTP connect: {_reply(exc.smtp_code, exc.smtp_error)}") from None
+            if 500 <= exc.smtp_code < 600:
+                raise TransientError(f"SMTP connect: {_reply(exc.smtp_code, exc.smtp_error)}")\
+                    from None
+            raise transient(exc.smtp_code, exc.smtp_error, "SMTP connect") from None
         except (OSError, smtplib.SMTPException) as exc:
-            raise TransientError(f"SMTP connect to {t.host}:{t.port} failed: "
-                                 f"{type(exc).__name__}: {exc}") from None
+            raise Unreachable(f"SMTP connect to {t.host}:{t.port} failed: "
+                              f"{type(exc).__name__}: {exc}") from None
         return smtp
 
     def send(self, sender: str, recipient: str, message: bytes) -> None:
+        rcpt = envelope_address(recipient)
         if self.smtp is None:
             self.smtp = self._open()
+        options: list[str] = []
+        if not (rcpt.isascii() and sender.isascii()):
+            if not self.smtp.has_extn("smtputf8"):
+                raise PermanentError("the address has a non-ASCII local part and the server "
+                                     "does not offer SMTPUTF8 (RFC 6531)")
+            options = ["SMTPUTF8"]
         try:
-            self.smtp.sendmail(sender, [recipient], message)
+            self.smtp.sendmail(sender, [rcpt], message, mail_options=options)
         except smtplib.SMTPRecipientsRefused as exc:
-            code, text = exc.recipients[recipient]
+            code, text = exc.recipients[rcpt]
             if 500 <= code < 600:
                 raise RecipientRefused(f"RCPT: {_reply(code, text)}") from None
-            raise TransientError(f"RCPT: {_reply(code, text)}") from None
+            raise transient(code, text, "RCPT") from None
         except smtplib.SMTPServerDisconnected:
             self.smtp = None
             raise TransientError("SMTP server closed the connection") from None
@@ -83,8 +133,11 @@ class SMTPConnection:
             if exc.smtp_code == 421:
                 self._drop()
             if 400 <= exc.smtp_code < 500 or exc.smtp_code < 400:
-                raise TransientError(_reply(exc.smtp_code, exc.smtp_error)) from None
+                raise transient(exc.smtp_code, exc.smtp_error) from None
             raise PermanentError(_reply(exc.smtp_code, exc.smtp_error)) from None
+        except UnicodeError as exc:  # half a command may have gone: start afresh
+            self._drop()
+            raise PermanentError(f"the address cannot be written in SMTP: {exc.reason}") from None
         except (OSError, smtplib.SMTPException) as exc:
             self._drop()
             raise TransientError(f"SMTP: {type(exc).__name__}: {exc}") from None
@@ -123,6 +176,19 @@ class SMTPTransport:
     def connect(self) -> SMTPConnection:
         return SMTPConnection(self)
 
+    def check(self) -> str:
+        """Connect, EHLO, STARTTLS and AUTH as a batch would, then QUIT; say what was done.
+        Raises the DeliveryError a batch would meet, naming the step."""
+        connection = SMTPConnection(self)
+        connection.smtp = connection._open()
+        connection.close()
+        steps = ["TLS", "EHLO"] if self.tls == "smtps" else ["EHLO"]
+        if self.tls == "starttls":
+            steps.append("STARTTLS")
+        if self.username:
+            steps.append(f"AUTH as {self.username}")
+        return ", ".join(steps)
+
 
 class MaildirConnection:
     def __init__(self, path: Path):
@@ -146,6 +212,15 @@ class MaildirTransport:
 
     def connect(self) -> MaildirConnection:
         return MaildirConnection(self.path)
+
+    def check(self) -> str:
+        try:
+            mailbox.Maildir(self.path, create=True)
+        except OSError as exc:
+            raise PermanentError(f"maildir {self.path}: {exc.strerror}") from None
+        if not os.access(self.path / "tmp", os.W_OK):
+            raise PermanentError(f"maildir {self.path}: not writable")
+        return "writable"
 
 
 def open_transport(url: str, timeout: float = 30.0) -> SMTPTransport | MaildirTransport:

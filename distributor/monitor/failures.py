@@ -26,8 +26,10 @@ from distributor.email.ledger import is_pruned
 from distributor.errors import InvalidInput, NotFound, Unavailable
 from distributor.states import (
     DELIVERY_FAILED,
+    OPEN,
     SEND_STOPPED,
     BatchState,
+    DeliveryState,
     PostState,
     SendState,
     may_move,
@@ -97,6 +99,17 @@ def list_failures(db: Database, limit: int = 200) -> list[dict[str, Any]]:
                           "state": batch.state, "attempts": batch.attempts,
                           "error": batch.error, "at": _iso(batch.updated_at),
                           "retryable": True})
+        for batch, list_name in session.execute(
+                select(Batch, MailingList.name).join(Send, Send.id == Batch.send_id)
+                .join(MailingList, MailingList.id == Send.list_id)
+                .where(Batch.state.in_(OPEN), Batch.error.is_not(None))
+                .order_by(Batch.id.desc()).limit(limit)):
+            items.append({"id": f"batch:{batch.id}", "kind": "email batch (retrying)",
+                          "what": f"send {batch.send_id} → list {list_name}, subscribers "
+                                  f"{batch.first_id}–{batch.last_id}", "list": list_name,
+                          "state": batch.state, "attempts": batch.attempts,
+                          "error": batch.error, "at": _iso(batch.updated_at),
+                          "retryable": False, "note": "tries again by itself"})
         for delivery, email, list_name in session.execute(
                 select(Delivery, Subscriber.email, MailingList.name)
                 .join(Send, Send.id == Delivery.send_id)
@@ -108,7 +121,9 @@ def list_failures(db: Database, limit: int = 200) -> list[dict[str, Any]]:
                           "what": f"{email or 'erased subscriber'} (send {delivery.send_id}, "
                                   f"list {list_name})", "list": list_name,
                           "state": delivery.state, "attempts": delivery.attempts,
-                          "error": delivery.error, "at": _iso(delivery.at), "retryable": False})
+                          "error": delivery.error, "at": _iso(delivery.at), "retryable": False,
+                          "note": "address suppressed" if delivery.state == DeliveryState.BOUNCED
+                          else "not retried"})
     items.sort(key=lambda item: item["at"] or "", reverse=True)
     return items
 

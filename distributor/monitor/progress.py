@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
-from distributor.monitor.deliveries import send_counts, send_report
-from distributor.states import SEND_OPEN, PostState
-from distributor.store import Article, ChannelPost, Database, Delivery, MailingList, Send
+from distributor.email.closing import HELD
+from distributor.monitor.deliveries import batch_errors, send_counts, send_report
+from distributor.states import OPEN, SEND_OPEN, PostState
+from distributor.store import Article, Batch, ChannelPost, Database, Delivery, MailingList, Send
 
 
 def progress(report: dict[str, Any], first_at: datetime | None, last_at: datetime | None,
@@ -45,6 +46,7 @@ def recent_sends(db: Database, since: datetime, limit: int = 200,
             .where(Send.created_at >= since).order_by(Send.id.desc()).limit(limit)).all()
         ids = [s.id for s, _ in rows]
         counts = send_counts(session, ids)
+        errors = batch_errors(session, ids)
         spans = {}
         titles = {}
         if ids:
@@ -57,7 +59,7 @@ def recent_sends(db: Database, since: datetime, limit: int = 200,
                                               .where(Article.id.in_(article_ids))).all())
         out = []
         for send, list_name in rows:
-            report = send_report(send, list_name, counts[send.id])
+            report = send_report(send, list_name, counts[send.id], errors.get(send.id))
             report["_created"], report["_finished"] = send.created_at, send.finished_at
             first, last = spans.get(send.id, (None, None))
             report.update(progress(report, _aware(first), _aware(last), now))
@@ -65,6 +67,20 @@ def recent_sends(db: Database, since: datetime, limit: int = 200,
             report["article"] = titles.get(send.article_id)
             out.append(report)
         return out
+
+
+def mail_trouble(db: Database, now: datetime | None = None,
+                 within: timedelta = timedelta(minutes=10)) -> str | None:
+    """Why mail is not going out, when a batch that still has work said so in the last
+    `within` (an unreachable server, a refused login); None when all is well. A batch
+    held back by throttling is slowed, not failing, and does not count."""
+    now = now or datetime.now(UTC)
+    with db.session() as session:
+        return session.scalar(
+            select(Batch.error).where(Batch.state.in_(OPEN), Batch.error.is_not(None),
+                                      ~Batch.error.startswith(HELD, autoescape=True),
+                                      Batch.updated_at >= now - within)
+            .order_by(Batch.updated_at.desc()).limit(1))
 
 
 def _aware(value: datetime | None) -> datetime | None:

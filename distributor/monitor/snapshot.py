@@ -13,6 +13,7 @@ from kombu.exceptions import KombuError
 
 from distributor.channels.admin import disabled_channels
 from distributor.config import Settings
+from distributor.email.routes import route_states
 from distributor.monitor.progress import recent_sends, troubled_posts
 from distributor.monitor.queues import (
     broker_client,
@@ -34,12 +35,14 @@ def _when(ts: float | None) -> dict[str, Any] | None:
 
 def broker_facts(settings: Settings, celery_app=None) -> dict[str, Any]:
     """Queues, workers and the last beat run; 'broker' says 'ok' or why not."""
-    data: dict[str, Any] = {"broker": "ok", "queues": [], "workers": [], "beat": None}
+    data: dict[str, Any] = {"broker": "ok", "queues": [], "workers": [], "beat": None,
+                            "mail_routes": route_states(settings, None)}
     client = broker_client(settings)
     try:
         data["queues"] = queue_depths(client, settings.broker_prefix)
         beats = worker_heartbeats(client, settings.broker_prefix)
         data["beat"] = _when(last_beat(client, settings.broker_prefix))
+        data["mail_routes"] = route_states(settings, client)
         pinged = ping_workers(celery_app, expected=len(beats)) if celery_app else []
         seen = {w["name"]: w for w in pinged}
         for name in sorted(set(seen) | set(beats)):

@@ -89,6 +89,9 @@ class MailingList(Base):
     max_age: Mapped[int] = mapped_column(Integer, default=6 * 3600)
     # Alerts planned inside "HH:MM-HH:MM" (the list's zone) wait for its end.
     quiet: Mapped[str | None] = mapped_column(String(11))
+    # The list's own sender ("Name <addr>") and Reply-To; None: DISTRIBUTOR_FROM, no Reply-To.
+    from_address: Mapped[str | None] = mapped_column(String(400))
+    reply_to: Mapped[str | None] = mapped_column(String(400))
     last_digest_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -99,3 +99,17 @@ def test_admin_lists_and_subscribers(client):
     assert ok.json() == {"email": "a@example.com", "list": "breaking", "status": "active",
                          "outcome": "added"}
     assert client.get("/v1/lists", headers=AUTH).json()[0]["active"] == 1
+
+
+def test_a_list_gets_its_own_sender_and_idn_addresses_are_stored_in_ascii(client):
+    bad = client.post("/v1/lists", headers=AUTH,
+                      json={"name": "brief", "instant": True, "from": "Brief"})
+    assert bad.status_code == 422 and "from" in bad.json()["fields"]
+    assert client.post("/v1/lists", headers=AUTH, json={
+        "name": "brief", "instant": True, "from": "Brief <brief@news.example.org>",
+        "reply_to": "desk@news.example.org"}).status_code == 201
+    row = client.get("/v1/lists", headers=AUTH).json()[0]
+    assert (row["from_address"], row["reply_to"]) == ("Brief <brief@news.example.org>",
+                                                      "desk@news.example.org")
+    ok = client.post("/v1/subscribers", headers=AUTH, json={"email": "Leser@Bücher.de", "list": "brief"})
+    assert ok.json()["email"] == "leser@xn--bcher-kva.de"

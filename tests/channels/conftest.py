@@ -7,7 +7,7 @@ import requests
 from sqlalchemy import select
 
 from distributor.channels.adapters import ADAPTERS, make_adapter, validate_channel_options
-from distributor.channels.ratelimit import RedisLimiter
+from distributor.channels.ratelimit import ChannelLimiter as RedisLimiter
 from distributor.config import ChannelConfig, Settings
 from distributor.inbound.article import ingest
 from distributor.store import ChannelPost, Database

@@ -11,7 +11,7 @@ import redis
 import requests
 
 from distributor.channels.post import run_post
-from distributor.channels.ratelimit import RedisLimiter
+from distributor.channels.ratelimit import ChannelLimiter as RedisLimiter
 from tests.channels.conftest import publish
 from tests.channels.fake_webhooks import FakeDiscord
 

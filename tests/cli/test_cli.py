@@ -86,3 +86,21 @@ def test_lists_update_changes_a_list_in_place_and_prints_the_next_digest(run):
     [daily] = json.loads(run("lists", "list", "--json").stdout)
     assert (daily["schedule"], daily["timezone"], daily["max_age"]) == (
         "30 6 * * *", "Asia/Kolkata", 10800)
+
+
+def test_a_mistyped_smtp_url_stops_every_command_with_exit_2(run, monkeypatch):
+    monkeypatch.setenv("DISTRIBUTOR_SMTP_URL", "smtp+startls://user:s3cret-pw@mail.example.org:587")
+    for args in (["lists", "list"], ["status", "--json"], ["failures", "list"]):
+        result = run(*args)
+        assert result.exit_code == 2, args
+        assert result.output.strip().splitlines() == [
+            "error: DISTRIBUTOR_SMTP_URL: unknown scheme 'smtp+startls': use smtp://, "
+            "smtp+starttls://, smtps:// or maildir:PATH"]
+        assert "s3cret-pw" not in result.output
+
+
+def test_an_unparsable_from_address_stops_commands_with_exit_2(run, monkeypatch):
+    monkeypatch.setenv("DISTRIBUTOR_FROM", "Newsroom")
+    result = run("lists", "list")
+    assert result.exit_code == 2
+    assert "DISTRIBUTOR_FROM: 'Newsroom' is not an address" in result.output

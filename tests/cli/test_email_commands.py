@@ -84,3 +84,18 @@ def test_a_list_can_be_deleted_and_sections_come_from_the_csv(run, tmp_path):
     assert run("lists", "delete", "daily", "--yes").exit_code == 0
     assert run("lists", "delete", "daily", "--yes").exit_code == 2
     assert "daily" not in run("lists", "list").stdout
+
+
+def test_lists_update_checks_the_address_and_changes_nothing_when_it_is_bad(run):
+    assert run("lists", "create", "brief", "--instant", "--from", "Brief <brief@example.org>",
+               "--reply-to", "desk@example.org").exit_code == 0
+    bad = run("lists", "update", "brief", "--from", "Brief", "--reply-to", "other@example.org")
+    assert bad.exit_code == 2
+    assert bad.output.strip() == ("error: from: not a sender address (from: 'Brief' is not an "
+                                  "address like 'News <news@example.org>')")
+    row = json.loads(run("lists", "list", "--json").stdout)[0]
+    assert (row["from_address"], row["reply_to"]) == ("Brief <brief@example.org>", "desk@example.org")
+    assert run("lists", "update", "brief", "--from", "", "--reply-to", "").exit_code == 0
+    row = json.loads(run("lists", "list", "--json").stdout)[0]
+    assert (row["from_address"], row["reply_to"]) == (None, None)
+    assert run("lists", "update", "nope", "--from", "a@example.org").exit_code == 2

@@ -3,75 +3,13 @@ real SMTP conversation with aiosmtpd, no worker in between."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from distributor.audience.lists import create_list
-from distributor.audience.subscribers import add_subscriber, is_suppressed, suppress
-from distributor.email.batch import run_batch
-from distributor.email.transport import open_transport
-from distributor.inbound.article import ingest
+from distributor.audience.subscribers import is_suppressed, suppress
 from distributor.states import BatchState, DeliveryState, Outcome, SendState, SubscriptionStatus
-from distributor.store import Batch, Database, Delivery, Send, Subscriber, Subscription
-from tests.conftest import new_database_url
-
-
-class Alert:
-    """One instant list, its readers, one published article: one send of one batch."""
-
-    def __init__(self, settings, db: Database, readers: int, published: datetime | None = None):
-        self.settings, self.db = settings, db
-        self.transport = open_transport(settings.smtp_url.get_secret_value(), 10)
-        tag = uuid.uuid4().hex[:8]
-        create_list(db, f"alerts-{tag}", instant=True)
-        self.emails = [f"reader{n}-{tag}@example.com" for n in range(readers)]
-        for email in self.emails:
-            add_subscriber(db, email, f"alerts-{tag}")
-        published = (published or datetime.now(UTC)).isoformat()
-        ingest(db, settings, {"url": f"https://news.example.org/{tag}", "title": "Breaking",
-                              "published_at": published})
-        with db.session() as session:
-            self.batch_id = session.scalar(select(Batch.id))
-            self.send_id = session.scalar(select(Send.id))
-
-    def run(self):
-        return run_batch(self.db, self.settings, self.transport, self.batch_id)
-
-    def ledger(self) -> dict[str, tuple[str, int]]:
-        with self.db.session() as session:
-            rows = session.execute(select(Subscriber.email, Delivery.state, Delivery.attempts)
-                                   .join(Delivery, Delivery.subscriber_id == Subscriber.id))
-            return {email: (state, attempts) for email, state, attempts in rows}
-
-    def reopen(self) -> None:
-        """As the next try would find the batch: lease and wait gone."""
-        with self.db.session() as session:
-            session.execute(update(Batch).values(lease_until=None, next_attempt_at=None))
-
-    def subscriber_id(self, email: str) -> int:
-        with self.db.session() as session:
-            return session.scalar(select(Subscriber.id).where(Subscriber.email == email))
-
-
-@pytest.fixture()
-def alert(backend, postgres, tmp_path, make_settings, smtp_server):
-    def make(readers: int = 3, published: datetime | None = None, **settings_extra: str) -> Alert:
-        url = new_database_url(backend, postgres, tmp_path)
-        settings = make_settings(database_url=url, smtp_url=smtp_server.url, **settings_extra)
-        db = Database(url)
-        db.upgrade()
-        made.append(db)
-        return Alert(settings, db, readers, published)
-
-    made: list[Database] = []
-    yield make
-    handler = smtp_server.handler
-    handler.busy_rcpts = 0
-    for db in made:
-        db.dispose()
+from distributor.store import Batch, Delivery, Send, Subscriber, Subscription
 
 
 def test_each_reader_gets_one_email_and_the_ledger_says_so(alert, smtp_server):

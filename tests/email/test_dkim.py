@@ -31,7 +31,7 @@ def test_emails_are_signed_and_verify(tmp_path, make_settings):
     settings = make_settings()
     settings = settings.model_copy(update={"file": settings.file.model_copy(update={
         "dkim": DkimConfig(key_file=key, selector="news", domain="news.example.org")})})
-    compiled = compile_alert(settings, ARTICLE, "breaking", send_id=1)
+    compiled = compile_alert(settings, ARTICLE, "breaking", message_key="alert-1")
     raw = dkim_signer(settings)(compiled.fill(
         Recipient(1, "a@example.com", "A", "https://news.example.org/unsubscribe/t")))
 
@@ -56,3 +56,17 @@ def test_a_missing_key_file_is_a_config_error(tmp_path):
 
     with pytest.raises(ValidationError, match="cannot read"):
         DkimConfig(key_file=tmp_path / "nope.pem", selector="s", domain="example.org")
+
+
+def test_dkim_tables_give_one_key_per_domain(tmp_path):
+    from distributor.bootstrap import load_settings
+    from distributor.email.dkim import key_for
+
+    key, _ = make_key(tmp_path)
+    config = tmp_path / "distributor.toml"
+    config.write_text("".join(f'[[dkim]]\nkey_file = "{key}"\nselector = "s1"\ndomain = "{d}"\n\n'
+                              for d in ("news.example.org", "brief.example.org")))
+    settings = load_settings({"DISTRIBUTOR_VAR_DIR": str(tmp_path), "DISTRIBUTOR_CONFIG": str(config)})
+    assert key_for(settings, "brief.example.org").domain == "brief.example.org"
+    assert key_for(settings, "mail.brief.example.org").domain == "brief.example.org"
+    assert key_for(settings, "elsewhere.org").domain == "news.example.org"  # the first

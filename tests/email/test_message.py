@@ -29,7 +29,7 @@ def recipient(n: int = 1, name: str = "Asha Rao") -> Recipient:
 
 
 def test_each_recipient_gets_their_own_headers_and_links(make_settings):
-    compiled = compile_alert(make_settings(), ARTICLE, "breaking", send_id=7)
+    compiled = compile_alert(make_settings(), ARTICLE, "breaking", message_key="alert-7")
     one, two = parse(compiled.fill(recipient(1))), parse(compiled.fill(recipient(2, "")))
     assert one["To"] == "Asha Rao <reader1@example.com>"
     assert two["To"] == "reader2@example.com"
@@ -46,7 +46,7 @@ def test_each_recipient_gets_their_own_headers_and_links(make_settings):
 
 
 def test_article_text_is_escaped_in_html_and_css_is_inlined(make_settings):
-    compiled = compile_alert(make_settings(), ARTICLE, "breaking", send_id=7)
+    compiled = compile_alert(make_settings(), ARTICLE, "breaking", message_key="alert-7")
     html = parse(compiled.fill(recipient())).get_body(("html",)).get_content()
     assert "&lt;Workers&gt; &amp; Russia" in html
     assert "<Workers>" not in html
@@ -55,7 +55,7 @@ def test_article_text_is_escaped_in_html_and_css_is_inlined(make_settings):
 
 
 def test_a_name_cannot_inject_headers(make_settings):
-    compiled = compile_alert(make_settings(), ARTICLE, "breaking", send_id=7)
+    compiled = compile_alert(make_settings(), ARTICLE, "breaking", message_key="alert-7")
     raw = compiled.fill(recipient(3, "Eve\r\nBcc: victim@example.com"))
     message = parse(raw)
     assert message["Bcc"] is None
@@ -63,7 +63,7 @@ def test_a_name_cannot_inject_headers(make_settings):
 
 
 def test_non_ascii_names_and_subjects_are_encoded(make_settings):
-    compiled = compile_alert(make_settings(), ARTICLE, "breaking", send_id=7)
+    compiled = compile_alert(make_settings(), ARTICLE, "breaking", message_key="alert-7")
     raw = compiled.fill(recipient(4, "मीरा अय्यर"))
     head = raw.split(b"\r\n\r\n", 1)[0]
     assert head.isascii()
@@ -72,7 +72,7 @@ def test_non_ascii_names_and_subjects_are_encoded(make_settings):
 
 
 def test_filling_does_not_render_again(make_settings, monkeypatch):
-    compiled = compile_alert(make_settings(), ARTICLE, "breaking", send_id=7)
+    compiled = compile_alert(make_settings(), ARTICLE, "breaking", message_key="alert-7")
     import distributor.email.message as email_module
 
     monkeypatch.setattr(email_module, "inline_css", lambda *_: (_ for _ in ()).throw(
@@ -82,7 +82,7 @@ def test_filling_does_not_render_again(make_settings, monkeypatch):
 
 
 def test_every_line_stays_short_whatever_fills_the_placeholders(make_settings):
-    compiled = compile_alert(make_settings(), ARTICLE, "breaking", send_id=7)
+    compiled = compile_alert(make_settings(), ARTICLE, "breaking", message_key="alert-7")
     long_url = "https://news.example.org/unsubscribe/" + "x" * 300 + "?a=1&b=2"
     raw = compiled.fill(Recipient(9, "reader9@example.com", "Ä" * 80, long_url))
     assert max(len(line) for line in raw.split(b"\r\n")) <= 998

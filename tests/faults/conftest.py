@@ -78,10 +78,12 @@ def fault_stack(backend, postgres, redis_url, smtp_server, tmp_path, redis_clien
     prefix = f"fault-{uuid.uuid4().hex[:8]}:"
     made = []
 
-    def make(channels: list[dict] | None = None, **extra: str) -> FaultStack:
+    def make(channels: list[dict] | None = None, smtp_url: str | None = None,
+             **extra: str) -> FaultStack:
         config = write_config(tmp_path / "distributor.toml", channels)
         env = settings_env(tmp_path, new_database_url(backend, postgres, tmp_path), redis_url,
-                           smtp_server.url, config, broker_prefix=prefix, **{**FAST, **extra})
+                           smtp_url or smtp_server.url, config, broker_prefix=prefix,
+                           **{**FAST, **extra})
         settings = load_settings(env)
         db = Database(settings.database_url.get_secret_value())
         db.upgrade()

@@ -80,3 +80,29 @@ def test_metrics_counts_match_the_ledger_after_a_send(monitored, start_worker):
     assert sample(text, "distributor_send_duration_seconds_count", list="breaking") == 1
     assert sample(text, "distributor_broker_up") == 1
     assert re.search(r"^# TYPE distributor_emails(_total)? counter$", text, re.M)
+
+
+def test_an_unreachable_mail_server_shows_in_health_deliveries_and_status(monitored):
+    from distributor.email.batch import run_batch
+    from distributor.email.transport import open_transport
+    from distributor.monitor import snapshot
+    from distributor.monitor.deliveries import deliveries
+    from distributor.monitor.failures import list_failures
+    from distributor.store import Article, Batch
+
+    port = free_port()
+    article_id = monitored.publish()
+    with monitored.db.session() as session:
+        guid = session.get(Article, article_id).guid
+        batch_id = session.scalar(select(Batch.id))
+    result = run_batch(monitored.db, monitored.settings,
+                       open_transport(f"smtp://127.0.0.1:{port}", 2), batch_id)
+    why = f"SMTP connect to 127.0.0.1:{port} failed: ConnectionRefusedError"
+    assert why in result.error
+    assert why in deliveries(monitored.db, guid)["sends"][0]["error"]
+    assert why in snapshot(monitored.db, None, monitored.settings)["sends"][0]["error"]
+    assert any(why in (f["error"] or "") for f in list_failures(monitored.db))
+    answer = app_client(monitored).get("/health")
+    assert answer.status_code == 503
+    assert any(p.startswith("mail transport failing: ") and why in p
+               for p in answer.json()["problems"])

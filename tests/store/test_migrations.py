@@ -25,3 +25,22 @@ def test_the_quick_schema_check_knows_the_newest_migration():
     from distributor.store.migrate import alembic_config
 
     assert HEAD == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def test_an_idn_address_stored_by_an_older_version_gets_its_ascii_domain(backend, postgres, tmp_path):
+    from sqlalchemy import text
+
+    from distributor.store.migrate import upgrade
+
+    db = Database(new_database_url(backend, postgres, tmp_path))
+    upgrade(db.engine, "0003")
+    with db.engine.begin() as connection:
+        connection.execute(text("INSERT INTO subscribers (email, name, created_at) VALUES "
+                                "('leser@bücher.de', '', CURRENT_TIMESTAMP), "
+                                "('both@bücher.de', '', CURRENT_TIMESTAMP), "
+                                "('both@xn--bcher-kva.de', '', CURRENT_TIMESTAMP)"))
+    db.upgrade()
+    with db.engine.connect() as connection:
+        emails = sorted(connection.execute(text("SELECT email FROM subscribers")).scalars())
+    assert emails == ["both@bücher.de", "both@xn--bcher-kva.de", "leser@xn--bcher-kva.de"]
+    db.dispose()
