@@ -29,9 +29,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the throughput run")
     parser.add_argument("--database-url", help="e.g. postgresql+psycopg://…/bench (default SQLite)")
     parser.add_argument("--only", nargs="*",
-                        choices=["render", "throughput", "latency", "import", "cli"])
+                        choices=["render", "throughput", "throttled", "latency", "import",
+                                 "cli"])
     args = parser.parse_args()
-    only = set(args.only or ["render", "throughput", "latency", "import", "cli"])
+    only = set(args.only or ["render", "throughput", "throttled", "latency", "import", "cli"])
     lines = ["# Benchmark results\n", f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
              f"Database: {'SQLite' if not args.database_url else args.database_url.split(':')[0]}; "
              f"broker: the local Redis; `make bench` reproduces this.\n"]
@@ -102,6 +103,22 @@ def main() -> int:
         say(f"| {args.small:,} recipients | {small['peak_rss_mb']:.0f} MB |")
         say(f"| {args.subscribers:,} recipients | {big['peak_rss_mb']:.0f} MB |")
         say(f"\nGrowth: **{growth * 100:.1f}%** (targets: at most 10%, at most 150 MB).\n")
+
+    if "throttled" in only:
+        rate = 500
+        sink = SMTPSink()
+        try:
+            run = throughput.digest_send(sink, args.subscribers, args.processes,
+                                         args.concurrency, args.database_url, rate=f"{rate}/s")
+        finally:
+            sink.stop()
+        expected = args.subscribers / rate
+        say("## A route limited to 500/s\n")
+        say(f"The same digest to {args.subscribers:,} readers with `DISTRIBUTOR_SMTP_RATE=500/s` "
+            "(shared by every worker through Redis), counted at the sink.\n")
+        say(f"{run['delivered']:,} delivered in **{run['seconds']:.1f} s** against "
+            f"{expected:.0f} s at exactly the limit: **{run['seconds'] / expected - 1:+.1%}** "
+            "(target: within 5%).\n")
 
     if "latency" in only:
         r = latency.run()

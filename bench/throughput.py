@@ -51,10 +51,14 @@ def _children(pid: int) -> list[int]:
 
 
 def digest_send(sink: SMTPSink, subscribers: int, processes: int, threads: int,
-                database_url: str | None = None, timeout: float = 900) -> dict:
+                database_url: str | None = None, timeout: float = 900,
+                rate: str | None = None) -> dict:
+    """`rate`: DISTRIBUTOR_SMTP_RATE, the route's limit shared by every worker."""
     space = Workspace()
     try:
-        settings = space.configure(sink.url, database_url, worker_concurrency=str(threads))
+        extra = {"smtp_rate": rate} if rate else {}
+        settings = space.configure(sink.url, database_url, worker_concurrency=str(threads),
+                                   **extra)
         db = Database(settings.database_url.get_secret_value())
         db.upgrade()
         seed_list(db, "daily", subscribers)

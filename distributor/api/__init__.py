@@ -15,9 +15,9 @@ from distributor.api.errors import BodyLimit, install_error_handlers
 from distributor.api.monitor import router as monitor_router
 from distributor.api.public import router as public_router
 from distributor.api.subscribe import router as subscribe_router
-from distributor.outbox.ratelimit import RedisLimiter
 from distributor.config import Settings
 from distributor.monitor.queues import broker_client
+from distributor.outbox.ratelimit import RedisLimiter
 from distributor.outbox.wake import Dispatcher
 from distributor.store import Database
 

@@ -99,7 +99,7 @@ def test_article_text_cannot_plant_per_recipient_placeholders(make_settings):
         section="World", author="%%recipient_email%%", tags=[], body_html="",
         image_url="https://tracker.example/pixel.gif?e=%%recipient_email%%",
         published_at=datetime(2026, 11, 29, tzinfo=UTC))
-    compiled = compile_alert(make_settings(), article, "breaking", send_id=1)
+    compiled = compile_alert(make_settings(), article, "breaking", "alert-1")
     reader = Recipient(1, "alice@example.com", "Alice", "https://news.example.org/unsubscribe/SECRET")
     message = message_from_bytes(compiled.fill(reader), policy=policy.default)
     html = message.get_body(("html",)).get_content()
