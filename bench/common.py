@@ -134,8 +134,11 @@ class SMTPSink:
         return f"smtp://127.0.0.1:{self.port}"
 
     def count(self) -> int:
-        """Messages taken so far (smtp-sink updates its counter when a session quits)."""
-        text = self.out.read_text(errors="replace")
+        """Messages taken so far (smtp-sink updates its counter when a session quits).
+        Only the file's tail is read: smtp-sink appends a line per update."""
+        with self.out.open("rb") as handle:
+            handle.seek(max(0, self.out.stat().st_size - 512))
+            text = handle.read().decode(errors="replace")
         if self.kind.startswith("Postfix"):
             found = re.findall(r"mesg=(\d+)", text)
             return int(found[-1]) if found else 0
