@@ -3,6 +3,7 @@ few queries (not one per article)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -30,6 +31,8 @@ def latest_articles(db: Database, limit: int = 20) -> list[dict[str, Any]]:
         sends: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
         for send, name in rows:
             sends[send.article_id].append(send_report(send, name, counts[send.id]))
+        now = datetime.now(UTC)
         return [{"guid": a.guid, "title": a.title, "url": a.url, "section": a.section,
-                 "published_at": a.published_at.isoformat(), "channels": posts[a.id],
-                 "sends": sends[a.id]} for a in articles]
+                 "published_at": a.published_at.isoformat(),
+                 "scheduled_for": a.published_at.isoformat() if a.published_at > now else None,
+                 "channels": posts[a.id], "sends": sends[a.id]} for a in articles]

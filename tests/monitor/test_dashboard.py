@@ -166,3 +166,24 @@ def test_dashboard_and_status_say_plainly_when_redis_is_down(monitored):
     status = client.get("/v1/status", headers={"Authorization": f"Bearer {API_TOKEN}"})
     assert status.json()["broker"].startswith("unreachable")
     assert time.monotonic() - started < 10
+
+
+def test_an_embargoed_article_shows_when_it_is_scheduled_for(make_settings):
+    from distributor.inbound.article import ingest
+    from distributor.monitor.articles import latest_articles
+    from distributor.store import Database
+    from distributor.templates import environment
+
+    settings = make_settings()
+    db = Database(settings.database_url.get_secret_value())
+    db.upgrade()
+    ingest(db, settings, {"url": "https://n.example/budget", "title": "Budget",
+                          "published_at": "2099-02-01T05:30:00Z"})
+    ingest(db, settings, {"url": "https://n.example/now", "title": "Now"})
+    rows = {row["title"]: row for row in latest_articles(db)}
+    assert rows["Budget"]["scheduled_for"].startswith("2099-02-01T05:30")
+    assert rows["Now"]["scheduled_for"] is None
+    env = environment()
+    source, _, _ = env.loader.get_source(env, "dashboard/index.html.j2")
+    assert "embargoed: scheduled for" in source
+    db.dispose()
