@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -97,8 +98,22 @@ def _duration(value: Any) -> float:
     return float(value) if isinstance(value, int | float) else parse_duration(value)
 
 
+def _rate(value: str) -> str:
+    parse_rate(value)
+    return value
+
+
+def _smtp_url(value: SecretStr) -> SecretStr:
+    check_smtp_url(value.get_secret_value())
+    return value
+
+
 # '30s', '5m', '2h', '1d' in the file; seconds (a float) in the program.
 Duration = Annotated[float, BeforeValidator(_duration)]
+# '20/m', '14/s': checked when read, kept as written (the limiters parse it).
+Rate = Annotated[str, AfterValidator(_rate)]
+# smtp://, smtp+starttls://, smtps:// or maildir:PATH, checked without echoing it.
+SmtpUrl = Annotated[SecretStr, AfterValidator(_smtp_url)]
 
 
 class Publisher(BaseModel):
@@ -117,17 +132,10 @@ class ChannelConfig(BaseModel):
     type: str
     base_url: str | None = None
     sections: list[str] = []
-    rate: str | None = None
+    rate: Rate | None = None
     template: str | None = None
     max_age: Duration = 86400.0
     options: Any = None
-
-    @field_validator("rate")
-    @classmethod
-    def _rate(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_rate(value)
-        return value
 
 
 class FeedConfig(BaseModel):
@@ -176,13 +184,7 @@ class DomainCap(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     pattern: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9*.-]+$")
-    rate: str
-
-    @field_validator("rate")
-    @classmethod
-    def _rate(cls, value: str) -> str:
-        parse_rate(value)
-        return value
+    rate: Rate
 
 
 class SmtpRoute(BaseModel):
@@ -191,23 +193,10 @@ class SmtpRoute(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")
-    url: SecretStr
-    rate: str | None = None
+    url: SmtpUrl
+    rate: Rate | None = None
     priority: int = 0
     domains: list[DomainCap] = []
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: SecretStr) -> SecretStr:
-        check_smtp_url(value.get_secret_value())
-        return value
-
-    @field_validator("rate")
-    @classmethod
-    def _rate(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_rate(value)
-        return value
 
 
 class FileConfig(BaseModel):
@@ -246,7 +235,7 @@ class Settings(BaseSettings):
     database_url: SecretStr = SecretStr("sqlite:///./var/distributor.db")
     broker_url: str = "redis://localhost:6379/0"
     broker_prefix: str = Field("", max_length=64, pattern=r"^[A-Za-z0-9:_.-]*$")
-    smtp_url: SecretStr = SecretStr("maildir:./var/outbox")
+    smtp_url: SmtpUrl = SecretStr("maildir:./var/outbox")
     from_address: str = Field("News <news@localhost>", validation_alias="DISTRIBUTOR_FROM")
     public_url: str = "http://localhost:8000"
     secret_key: SecretStr | None = None
@@ -261,7 +250,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_000_000, ge=1024)
     smtp_timeout: float = Field(30.0, gt=0)
     smtp_pause_after: int = Field(50, ge=1)
-    smtp_rate: str | None = None  # '14/s': messages per second, shared by every worker
+    smtp_rate: Rate | None = None  # '14/s': messages per second, shared by every worker
     http_timeout: float = Field(10.0, gt=0)
     worker_concurrency: int = Field(8, ge=1, le=256)
     templates_dir: Path | None = None
@@ -299,23 +288,10 @@ class Settings(BaseSettings):
             check_secret(value.get_secret_value(), webhook=info.field_name == "webhook_secret")
         return value
 
-    @field_validator("smtp_url")
-    @classmethod
-    def _smtp_url(cls, value: SecretStr) -> SecretStr:
-        check_smtp_url(value.get_secret_value())
-        return value
-
     @field_validator("from_address")
     @classmethod
     def _from_address(cls, value: str) -> str:
         check_from_address(value)
-        return value
-
-    @field_validator("smtp_rate")
-    @classmethod
-    def _smtp_rate(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_rate(value)
         return value
 
     @field_validator("broker_url")
