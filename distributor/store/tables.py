@@ -89,6 +89,8 @@ class MailingList(Base):
     max_age: Mapped[int] = mapped_column(Integer, default=6 * 3600)
     # Alerts planned inside "HH:MM-HH:MM" (the list's zone) wait for its end.
     quiet: Mapped[str | None] = mapped_column(String(11))
+    # Digest lists: send at the schedule's hour in each subscriber's own zone.
+    local_time: Mapped[bool] = mapped_column(Boolean, default=False)
     # The list's own sender ("Name <addr>") and Reply-To; None: DISTRIBUTOR_FROM, no Reply-To.
     from_address: Mapped[str | None] = mapped_column(String(400))
     reply_to: Mapped[str | None] = mapped_column(String(400))
@@ -101,6 +103,8 @@ class Subscriber(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
+    # IANA zone; None: the list's. Digest lists with local_time send at their hour here.
+    timezone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
