@@ -7,7 +7,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import time
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -68,6 +68,22 @@ def check_schedule(schedule: str) -> str:
     return schedule
 
 
+def check_local_schedule(schedule: str | None) -> None:
+    """A digest sent at each reader's own hour runs at most hourly: the edition spans
+    every zone's clock, a day and more, and each run is one edition."""
+    if not schedule:
+        raise InvalidInput("local_time: only a digest list (with --schedule) sends at each "
+                           "reader's own hour", {"local_time": "digest lists only"})
+    runs = croniter(schedule, datetime(2026, 1, 1, tzinfo=UTC))
+    previous = runs.get_next(datetime)
+    for _ in range(48):
+        current = runs.get_next(datetime)
+        if current - previous < timedelta(hours=1):
+            raise InvalidInput(f"local_time: {schedule!r} runs more often than hourly",
+                               {"local_time": "needs a schedule that runs at most hourly"})
+        previous = current
+
+
 def check_timezone(timezone: str) -> str:
     try:
         ZoneInfo(timezone)
@@ -109,7 +125,7 @@ def create_list(db: Database, name: str, *, instant: bool = True, schedule: str 
                 timezone: str = "UTC", sections: Iterable[str] = (),
                 double_opt_in: bool = False, max_age: str | float | None = None,
                 quiet: str | None = None, from_address: str | None = None,
-                reply_to: str | None = None) -> MailingList:
+                reply_to: str | None = None, local_time: bool = False) -> MailingList:
     name = check_list_name(name)
     from_address = check_sender(from_address, "from")
     reply_to = check_sender(reply_to, "reply_to")
@@ -118,6 +134,8 @@ def create_list(db: Database, name: str, *, instant: bool = True, schedule: str 
                            {"schedule": "give --instant or --schedule, not both or neither"})
     schedule = check_schedule(schedule) if schedule else None
     check_timezone(timezone)
+    if local_time:
+        check_local_schedule(schedule)
     sections = [clean_name(s, "section") for s in sections if s.strip()]
     extra = {"max_age": check_max_age(max_age)} if max_age is not None else {}
     if quiet is not None:
@@ -128,7 +146,7 @@ def create_list(db: Database, name: str, *, instant: bool = True, schedule: str 
         mailing_list = MailingList(name=name, kind="instant" if instant else "digest",
                                    schedule=schedule, timezone=timezone, sections=sections,
                                    double_opt_in=double_opt_in, from_address=from_address,
-                                   reply_to=reply_to, **extra)
+                                   reply_to=reply_to, local_time=local_time, **extra)
         session.add(mailing_list)
     return mailing_list
 
@@ -138,7 +156,8 @@ _UNSET = object()
 
 def update_list(db: Database, name: str, *, schedule: str | None = None,
                 timezone: str | None = None, max_age: str | float | None = None,
-                quiet: str | None = None, from_address=_UNSET, reply_to=_UNSET) -> MailingList:
+                quiet: str | None = None, from_address=_UNSET, reply_to=_UNSET,
+                local_time: bool | None = None) -> MailingList:
     """Change a list in place (its subscribers and history stay). Everything is checked
     before anything is written."""
     changes: dict = {}
@@ -154,15 +173,19 @@ def update_list(db: Database, name: str, *, schedule: str | None = None,
         changes["from_address"] = check_sender(from_address, "from")
     if reply_to is not _UNSET:
         changes["reply_to"] = check_sender(reply_to, "reply_to")
+    if local_time is not None:
+        changes["local_time"] = local_time
     if not changes:
         raise InvalidInput("nothing to change: give --schedule, --timezone, --max-age, --quiet, "
-                           "--from or --reply-to",
+                           "--from, --reply-to or --local-time/--list-time",
                            {"list": "nothing to change"})
     with db.session() as session:
         mailing_list = get_list(session, name)
         if "schedule" in changes and mailing_list.kind != "digest":
             raise InvalidInput(f"{name!r} is an instant list: it has no schedule",
                                {"schedule": "instant lists have no schedule"})
+        if changes.get("local_time", mailing_list.local_time):
+            check_local_schedule(changes.get("schedule", mailing_list.schedule))
         for key, value in changes.items():
             setattr(mailing_list, key, value)
     return mailing_list
@@ -200,6 +223,7 @@ class ListSummary:
     active: int
     from_address: str | None = None
     reply_to: str | None = None
+    local_time: bool = False
 
 
 def list_lists(db: Database) -> list[ListSummary]:
@@ -209,7 +233,7 @@ def list_lists(db: Database) -> list[ListSummary]:
             .where(Subscription.status == SubscriptionStatus.ACTIVE).group_by(Subscription.list_id)).all())
         return [ListSummary(m.name, m.kind, m.schedule, m.timezone, list(m.sections),
                             m.double_opt_in, m.max_age, m.quiet, counts.get(m.id, 0),
-                            m.from_address, m.reply_to)
+                            m.from_address, m.reply_to, m.local_time)
                 for m in session.scalars(select(MailingList).order_by(MailingList.name))]
 
 

@@ -38,10 +38,14 @@ def lists() -> None:
               help='This list\'s sender, e.g. "Morning Brief <brief@news.example.org>" '
                    "(default: DISTRIBUTOR_FROM).")
 @click.option("--reply-to", metavar="ADDR", help="Where replies to this list's emails go.")
+@click.option("--local-time", is_flag=True,
+              help="Digest lists: send at the schedule's hour in each subscriber's own time "
+                   "zone (subscribers without one: --timezone).")
 @pass_ctx
 def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, tz: str,
                  sections: tuple[str, ...], double_opt_in: bool, max_age: str | None,
-                 quiet: str | None, from_address: str | None, reply_to: str | None) -> None:
+                 quiet: str | None, from_address: str | None, reply_to: str | None,
+                 local_time: bool) -> None:
     """Create the list NAME."""
     from distributor.audience.lists import create_list
 
@@ -49,7 +53,8 @@ def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, t
         raise click.UsageError("give --instant or --schedule CRON")
     created = create_list(obj.db, name, instant=instant, schedule=schedule, timezone=tz,
                           sections=sections, double_opt_in=double_opt_in, max_age=max_age,
-                          quiet=quiet, from_address=from_address, reply_to=reply_to)
+                          quiet=quiet, from_address=from_address, reply_to=reply_to,
+                          local_time=local_time)
     click.echo(f"created {created.kind} list {created.name}" + _next_run(created))
 
 
@@ -62,10 +67,12 @@ def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, t
 @click.option("--from", "from_address", metavar="ADDR",
               help='This list\'s sender, "Name <addr@domain>"; "" goes back to DISTRIBUTOR_FROM.')
 @click.option("--reply-to", metavar="ADDR", help='Where replies go; "" removes Reply-To.')
+@click.option("--local-time/--list-time", "local_time", default=None,
+              help="Send digests at the hour in each subscriber's own zone, or in the list's.")
 @pass_ctx
 def lists_update(obj: Context, name: str, schedule: str | None, tz: str | None,
                  max_age: str | None, quiet: str | None, from_address: str | None,
-                 reply_to: str | None) -> None:
+                 reply_to: str | None, local_time: bool | None) -> None:
     """Change the list NAME in place: only what is given changes; its subscribers and
     history stay. Prints the next scheduled digest after the change."""
     from distributor.audience.lists import update_list
@@ -73,7 +80,7 @@ def lists_update(obj: Context, name: str, schedule: str | None, tz: str | None,
     senders = {k: v for k, v in (("from_address", from_address), ("reply_to", reply_to))
                if v is not None}
     updated = update_list(obj.db, name, schedule=schedule, timezone=tz, max_age=max_age,
-                          quiet=quiet, **senders)
+                          quiet=quiet, local_time=local_time, **senders)
     click.echo(f"updated list {updated.name}" + _next_run(updated))
 
 
@@ -86,7 +93,8 @@ def _next_run(mailing_list) -> str:
     if not mailing_list.schedule:
         return ""
     when = next_run(mailing_list, datetime.now(UTC)).astimezone(ZoneInfo(mailing_list.timezone))
-    return f"; next digest {when:%Y-%m-%d %H:%M} {mailing_list.timezone}"
+    each = " in each subscriber's own zone" if mailing_list.local_time else ""
+    return f"; next digest {when:%Y-%m-%d %H:%M} {mailing_list.timezone}{each}"
 
 
 @lists.command("list")
@@ -107,7 +115,8 @@ def lists_list(obj: Context, as_json: bool) -> None:
             return
         out = Table("list", "kind", "schedule", "sections", "active")
         for r in rows:
-            schedule = f"{r['schedule']} ({r['timezone']})" if r["schedule"] else "-"
+            zone = "each reader's zone" if r["local_time"] else r["timezone"]
+            schedule = f"{r['schedule']} ({zone})" if r["schedule"] else "-"
             out.add_row(r["name"], r["kind"], schedule, ", ".join(r["sections"]) or "all",
                         str(r["active"]))
         Console().print(out)
@@ -138,16 +147,20 @@ def subscribers() -> None:
 @click.option("--name", default="", help="The subscriber's name.")
 @click.option("--section", "sections", multiple=True,
               help="Digest preference: only these sections (repeatable).")
+@click.option("--timezone", "tz", metavar="TZ",
+              help="Their IANA time zone, e.g. America/New_York: local-time digest lists "
+                   "reach them at the list's hour there (default: the list's zone).")
 @click.option("--resubscribe", is_flag=True,
               help="Add someone who unsubscribed from the list again (only with their consent).")
 @pass_ctx
 def subscribers_add(obj: Context, email: str, list_name: str, name: str,
-                    sections: tuple[str, ...], resubscribe: bool) -> None:
+                    sections: tuple[str, ...], tz: str | None, resubscribe: bool) -> None:
     """Subscribe EMAIL to a list (idempotent). Someone who unsubscribed is refused
     unless --resubscribe; a suppressed (erased, bounced, complained) address always is."""
     from distributor.audience.subscribers import add_subscriber, normalise_email
 
-    added = add_subscriber(obj.db, email, list_name, name, sections, resubscribe=resubscribe)
+    added = add_subscriber(obj.db, email, list_name, name, sections, resubscribe=resubscribe,
+                           timezone=tz)
     click.echo(f"{normalise_email(email)} on {list_name}: {added.outcome} "
                f"({added.subscription.status})")
 
@@ -162,10 +175,11 @@ def subscribers_add(obj: Context, email: str, list_name: str, name: str,
 @pass_ctx
 def subscribers_import(obj: Context, file: str, resubscribe: bool,
                        encoding: str | None) -> None:
-    """Import subscribers from a CSV file with the columns email,name,lists[,sections].
+    """Import subscribers from a CSV file: email,name,lists[,sections[,timezone]].
 
     Several lists (and sections, a subscriber's digest preferences) are separated
-    by ';'. UTF-8 is expected; a file in another charset (Excel's plain CSV is
+    by ';'; timezone is an IANA name (local-time digests reach them at the list's
+    hour there). UTF-8 is expected; a file in another charset (Excel's plain CSV is
     usually Windows-1252) is refused unless --encoding names it. Bad rows are reported by line
     number and skipped; good rows are imported. People who unsubscribed stay so
     unless --resubscribe; suppressed addresses are refused. Importing the same file
