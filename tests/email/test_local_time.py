@@ -27,6 +27,7 @@ READERS = {  # address: zone (None: the list's, Asia/Kolkata)
     "auckland@example.com": "Pacific/Auckland",
     "london@example.com": "Europe/London",
     "newyork@example.com": "America/New_York",
+    "losangeles@example.com": "America/Los_Angeles",
 }
 
 
@@ -87,11 +88,13 @@ def test_an_edition_reaches_each_reader_at_seven_in_their_own_zone(stack, server
     ingest(db, settings, {"url": "https://n.example/1", "title": "Overnight in Delhi"})
     run = Run(settings, db)
     edition = utc(2026, 12, 1, 1, 30)  # 07:00 in Kolkata
-    # 07:00 in Auckland (NZDT, +13), Kolkata (+5:30), London (+0), New York (EST, -5)
+    # 07:00 in Auckland (NZDT, +13), Kolkata (+5:30), London (+0), New York (EST, -5),
+    # Los Angeles (PST, -8)
     hours = {"auckland@example.com": utc(2026, 11, 30, 18, 0),
              "kolkata@example.com": edition,
              "london@example.com": utc(2026, 12, 1, 7, 0),
-             "newyork@example.com": utc(2026, 12, 1, 12, 0)}
+             "newyork@example.com": utc(2026, 12, 1, 12, 0),
+             "losangeles@example.com": utc(2026, 12, 1, 15, 0)}
     assert due_lists(db, hours["auckland@example.com"] - timedelta(minutes=1)) == []
     for email, hour in sorted(hours.items(), key=lambda item: item[1]):
         run.tick(hour - timedelta(minutes=1))
@@ -104,8 +107,9 @@ def test_an_edition_reaches_each_reader_at_seven_in_their_own_zone(stack, server
         sends = session.scalars(select(Send)).all()
         zones = sorted(session.scalars(select(Batch.timezone)))
     assert [(s.kind, s.run_key, s.planned) for s in sends] == \
-        [("digest", "2026-12-01T01:30Z", 4)]
-    assert zones == ["America/New_York", "Asia/Kolkata", "Europe/London", "Pacific/Auckland"]
+        [("digest", "2026-12-01T01:30Z", 5)]
+    assert zones == ["America/Los_Angeles", "America/New_York", "Asia/Kolkata",
+                     "Europe/London", "Pacific/Auckland"]
 
 
 def test_across_a_dst_change_each_reader_gets_each_edition_once(stack, server):
@@ -123,14 +127,17 @@ def test_across_a_dst_change_each_reader_gets_each_edition_once(stack, server):
         run.tick(now)
     with db.session() as session:
         editions = session.scalar(select(func.count(Send.id)))
-        new_york = {at.hour for at in session.scalars(select(Batch.next_attempt_at).where(
-            Batch.timezone == "America/New_York"))}
+        hours = {zone: set() for zone in ("America/New_York", "Europe/London")}
+        for zone, at in session.execute(select(Batch.timezone, Batch.next_attempt_at)
+                                        .where(Batch.timezone.in_(hours))):
+            hours[zone].add(at.hour)
     # Mar 10 to Mar 31: Auckland's 07:00 of Mar 31 is Mar 30 18:00 UTC, inside the run.
     assert editions == 22
     assert server.handler.counts(READERS) == {
-        "kolkata@example.com": 21, "auckland@example.com": 22,
-        "london@example.com": 21, "newyork@example.com": 21}
-    assert new_york == {11, 12}  # 07:00 EDT after the change, 07:00 EST before
+        "kolkata@example.com": 21, "auckland@example.com": 22, "london@example.com": 21,
+        "newyork@example.com": 21, "losangeles@example.com": 21}
+    # 07:00 local before and after each change: EST/EDT, GMT/BST.
+    assert hours == {"America/New_York": {12, 11}, "Europe/London": {7, 6}}
 
 
 def test_a_time_the_clock_skips_comes_an_hour_later_and_a_repeated_one_once():
