@@ -7,15 +7,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from distributor.audience.bounces import Report, apply_report, classify, find_status
 from distributor.audience.tokens import verp_token
 from distributor.config import Settings
 from distributor.email import reputation
-from distributor.store import Database
+from distributor.store import Database, MailingList, Send
 
 log = logging.getLogger("distributor.bounces")
+NO_LIST = "-"  # the /metrics label of an event that names no send
 
 
 @dataclass
@@ -25,6 +27,7 @@ class Taken:
 
     counts: dict[str, int] = field(default_factory=dict)
     paused: dict[int, str] = field(default_factory=dict)
+    by_list: dict[tuple[str, str], int] = field(default_factory=dict)  # (list, kind): for /metrics
 
     def add(self, outcome: str) -> None:
         self.counts[outcome] = self.counts.get(outcome, 0) + 1
@@ -45,6 +48,11 @@ def take(session: Session, settings: Settings, report: Report, taken: Taken) -> 
     taken.add(applied.outcome)
     log.info("bounce source=%s kind=%s status=%s outcome=%s %s", report.source, report.kind,
              report.status, applied.outcome, applied.effect)
+    if applied.outcome == "recorded":
+        list_name = session.scalar(select(MailingList.name).join(Send, Send.list_id == MailingList.id)
+                                   .where(Send.id == applied.send_id)) if applied.send_id else None
+        tally = (list_name or NO_LIST, str(report.kind))
+        taken.by_list[tally] = taken.by_list.get(tally, 0) + 1
     if applied.outcome == "recorded" and applied.send_id is not None:
         why = reputation.watch(session, settings, applied.send_id)
         if why:

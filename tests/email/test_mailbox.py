@@ -6,10 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from distributor.api import create_app
 from distributor.email.mailbox import mailbox_status, poll_mailbox
 from distributor.errors import MailboxError
+from distributor.monitor import snapshot
+from distributor.outbox.wake import MemoryDispatcher
 from distributor.states import SubscriptionStatus
 from distributor.store import BounceEvent, Subscriber, Subscription
 from tests import imap_server
@@ -113,6 +117,11 @@ def test_a_refused_login_is_recorded_for_status_without_the_password(alert, mail
     [state] = mailbox_status(job.db)
     assert state["status"] == "error" and "login" in state["error"]
     assert mailbox.count() == 1  # untouched
+    # Shown where operators look; /health names it as a warning (sending goes on without it).
+    assert snapshot(job.db, None, job.settings)["bounce_mailboxes"][0]["error"] == state["error"]
+    health = TestClient(create_app(job.settings, job.db, MemoryDispatcher())).get("/health").json()
+    assert any(w.startswith("bounce mailbox") and "login" in w for w in health["warnings"])
+    assert "wrong-password-xyz" not in str(health)
 
 
 def test_an_unreachable_mailbox_is_an_error_not_a_crash(alert, tmp_path):
