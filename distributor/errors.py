@@ -4,6 +4,7 @@
     ├── ConfigError                   a bad setting or config file (exit 2)
     ├── InvalidInput                  user input refused; .fields names what (exit 2, HTTP 4xx)
     │   ├── NotFound                  a named thing does not exist (HTTP 404)
+    │   ├── SignatureRefused          a signed request that does not verify, or too old (HTTP 401)
     │   ├── SkipItem                  a feed item that cannot be an article (the poll goes on)
     │   └── TooLong                   channel text that no shortening can fit in the limit
     ├── Unavailable                   the database or broker does not answer (exit 1, HTTP 503)
@@ -55,6 +56,13 @@ class NotFound(InvalidInput):
     """The thing named does not exist."""
 
     status_code = 404
+
+
+class SignatureRefused(InvalidInput):
+    """A provider's signed request whose signature, certificate or timestamp does not
+    verify; the message says which, never the secret."""
+
+    status_code = 401
 
 
 class SkipItem(InvalidInput):

@@ -5,6 +5,7 @@ send's rates."""
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -40,6 +41,16 @@ def return_path(settings: Settings, send_id: int, subscriber_id: int, email: str
         return None
     local, _, domain = settings.bounce_address.rpartition("@")
     return f"{local}+{verp_token(settings.secret, send_id, subscriber_id, email)}@{domain}"
+
+
+def verp_in(text: str | None, bounce_address: str | None) -> str | None:
+    """The token of our return path (bounces+<token>@domain) in some text, if there."""
+    if not text or not bounce_address:
+        return None
+    local, _, domain = bounce_address.lower().rpartition("@")
+    found = re.search(re.escape(local) + r"\+([0-9a-z-]{1,80})@" + re.escape(domain), text,
+                      re.IGNORECASE)
+    return found.group(1) if found else None
 
 
 def take(session: Session, settings: Settings, report: Report, taken: Taken) -> str:

@@ -11,7 +11,6 @@ message's `Return-Path`; else by the failed recipient's address.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import Message
@@ -19,6 +18,7 @@ from email.message import Message
 from flufl.bounce import all_failures
 
 from distributor.audience.bounces import Report, classify, find_status
+from distributor.email.bounces import verp_in
 from distributor.states import BounceKind
 
 # What a report turned out to be.
@@ -82,18 +82,12 @@ def _key(message: Message, raw: bytes) -> str:
 
 def _token(message: Message, raw: bytes, bounce_address: str | None) -> str | None:
     """Our VERP token, found in the envelope headers or anywhere in the report."""
-    if not bounce_address:
-        return None
-    local, _, domain = bounce_address.lower().rpartition("@")
-    pattern = re.compile(re.escape(local) + r"\+([0-9a-z-]{1,80})@" + re.escape(domain),
-                         re.IGNORECASE)
     for name in _ENVELOPE_HEADERS:
         for value in message.get_all(name) or []:
-            found = pattern.search(str(value))
-            if found:
-                return found.group(1)
-    found = pattern.search(raw.decode("latin-1"))
-    return found.group(1) if found else None
+            token = verp_in(str(value), bounce_address)
+            if token:
+                return token
+    return verp_in(raw.decode("latin-1"), bounce_address)
 
 
 def _part(message: Message, content_type: str) -> Message | None:
