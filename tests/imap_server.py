@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.peers import free_port
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
@@ -143,3 +145,13 @@ class Dovecot:
                 if typ == "OK" and int(data[0]):
                     client.store("1:*", "+FLAGS", "\\Deleted")
                     client.expunge()
+
+
+@pytest.fixture(scope="module")
+def dovecot():
+    """A Dovecot for the module; import this fixture into a test module to use it."""
+    if not available():
+        pytest.skip("dovecot is not installed (apt-get install dovecot-imapd; .ci/run does)")
+    server = Dovecot().start()
+    yield server
+    server.stop()

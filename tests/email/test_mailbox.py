@@ -17,23 +17,15 @@ from distributor.outbox.wake import MemoryDispatcher
 from distributor.states import SubscriptionStatus
 from distributor.store import BounceEvent, Subscriber, Subscription
 from tests import imap_server
+from tests.imap_server import dovecot  # noqa: F401  (the fixture)
 
 DATA = Path(__file__).parent / "data" / "bounces"
 POSTFIX_RECIPIENT = "kijitora@example.org"  # lhost-postfix-01.eml's failed recipient
 ARF_RECIPIENT = "this-local-part-does-not-exist-on-yahoo@yahoo.com"  # arf-02.eml's
 
 
-@pytest.fixture(scope="module")
-def dovecot():
-    if not imap_server.available():
-        pytest.skip("dovecot is not installed (apt-get install dovecot-imapd; .ci/run does)")
-    server = imap_server.Dovecot().start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture()
-def mailbox(dovecot):
+def mailbox(dovecot):  # noqa: F811  (the imported fixture)
     dovecot.empty()
     yield dovecot
     dovecot.empty()
