@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from distributor.audience.bounces import Report, apply_report, classify, events_of, find_status
 from distributor.audience.lists import create_list
 from distributor.audience.subscribers import add_subscriber, is_suppressed
 from distributor.audience.tokens import read_verp_token
+from distributor.bootstrap import load_settings
 from distributor.email.bounces import take_all
+from distributor.errors import ConfigError
 from distributor.states import (
     BatchState,
     BounceKind,
@@ -205,3 +208,39 @@ def test_a_late_complaint_rate_past_the_limit_pauses_an_open_send(alert, smtp_se
     assert "spam complaints" in taken.paused[job.send_id]
     with job.db.session() as session:
         assert session.get(Send, job.send_id).state == SendState.PAUSED
+
+
+@pytest.mark.parametrize(("env", "named"), [
+    ({"DISTRIBUTOR_BOUNCE_ADDRESS": "Bounces <bounces@news.example.org>"}, "DISTRIBUTOR_BOUNCE_ADDRESS"),
+    ({"DISTRIBUTOR_BOUNCE_ADDRESS": "bounces+x@news.example.org"}, "DISTRIBUTOR_BOUNCE_ADDRESS"),
+    ({"DISTRIBUTOR_SOFT_BOUNCE_LIMIT": "0"}, "DISTRIBUTOR_SOFT_BOUNCE_LIMIT"),
+    ({"DISTRIBUTOR_SOFT_BOUNCE_WINDOW": "a month"}, "DISTRIBUTOR_SOFT_BOUNCE_WINDOW"),
+    ({"DISTRIBUTOR_HARD_BOUNCE_PAUSE": "5%"}, "DISTRIBUTOR_HARD_BOUNCE_PAUSE"),
+])
+def test_bad_bounce_settings_are_named(tmp_path, env, named):
+    with pytest.raises(ConfigError, match=named) as refused:
+        load_settings({"DISTRIBUTOR_VAR_DIR": str(tmp_path), **env})
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(("imap", "message"), [
+    ("pop3://u:secret-pw-123@host/INBOX", "imaps://"),
+    ("imaps://host/INBOX", "user:password@host"),
+    ("imaps://u:secret-pw-123@host:nope/INBOX", "port"),
+])
+def test_a_bad_mailbox_url_is_refused_without_its_password(tmp_path, imap, message):
+    path = tmp_path / "distributor.toml"
+    path.write_text(f'[bounces]\nimap = "{imap}"\n')
+    with pytest.raises(ConfigError, match=message) as refused:
+        load_settings({"DISTRIBUTOR_VAR_DIR": str(tmp_path), "DISTRIBUTOR_CONFIG": str(path)})
+    assert "bounces.imap" in str(refused.value) and "secret-pw-123" not in str(refused.value)
+
+
+def test_the_mailbox_password_is_a_secret_for_the_logs(tmp_path):
+    path = tmp_path / "distributor.toml"
+    path.write_text('[bounces]\nimap = "imaps://u:secret-pw-123@host/INBOX"\n'
+                    'mailgun_signing_key = "mailgun-key-0123"\n')
+    settings = load_settings({"DISTRIBUTOR_VAR_DIR": str(tmp_path),
+                              "DISTRIBUTOR_CONFIG": str(path)})
+    assert {"secret-pw-123", "mailgun-key-0123"} <= set(settings.secret_values())
+    assert "secret-pw-123" not in repr(settings)
