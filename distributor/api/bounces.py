@@ -29,7 +29,7 @@ async def bounces(provider: str, request: Request) -> dict:
                                      body, fetch)
     if events.confirm_url:
         await run_in_threadpool(fetch, events.confirm_url)
-        return {"subscription": "confirmed"}
+        return {"subscribed": True}
     taken = await run_in_threadpool(take_all, state.db, state.settings, events.reports)
     count_bounces(state.broker, state.settings.broker_prefix, taken.by_list)
     return {**taken.counts, "ignored": events.ignored,

@@ -132,30 +132,28 @@ def _policy(session: Session, settings: Settings, subscriber: Subscriber, send_i
     if report.kind == BounceKind.HARD:
         _end_everywhere(session, subscriber, SubscriptionStatus.BOUNCED)
         return "bounced: off every list, suppressed"
-    since = now - timedelta(seconds=settings.soft_bounce_window)
-    policy = is_policy(report.status)
-    soft = select(func.count()).select_from(BounceEvent).where(
+    limit = settings.soft_bounce_limit
+    recent_soft = select(func.count()).select_from(BounceEvent).where(
         BounceEvent.subscriber_id == subscriber.id, BounceEvent.kind == BounceKind.SOFT,
-        BounceEvent.at >= since)
-    policy_events = [BounceEvent.status.like(f"{c}.7.%") for c in "45"]
-    if policy:
-        if send_id is None:
-            return "soft (policy): counted"
-        list_id = session.scalar(select(Send.list_id).where(Send.id == send_id))
-        count = session.scalar(soft.join(Send, Send.id == BounceEvent.send_id).where(
-            Send.list_id == list_id, policy_events[0] | policy_events[1]))
-        if count < settings.soft_bounce_limit:
-            return f"soft (policy): {count} of {settings.soft_bounce_limit}"
-        session.execute(update(Subscription).where(
-            Subscription.subscriber_id == subscriber.id, Subscription.list_id == list_id,
-            Subscription.status.in_(OFF)).values(status=SubscriptionStatus.BOUNCED))
-        return "bounced on this list only (policy refusals are not the address's fault)"
-    count = session.scalar(soft.where(BounceEvent.status.is_(None) | ~(
-        policy_events[0] | policy_events[1])))
-    if count < settings.soft_bounce_limit:
-        return f"soft: {count} of {settings.soft_bounce_limit}"
-    _end_everywhere(session, subscriber, SubscriptionStatus.BOUNCED)
-    return f"bounced after {count} soft bounces: off every list, suppressed"
+        BounceEvent.at >= now - timedelta(seconds=settings.soft_bounce_window))
+    policy_status = BounceEvent.status.like("4.7.%") | BounceEvent.status.like("5.7.%")
+    if not is_policy(report.status):
+        count = session.scalar(recent_soft.where(BounceEvent.status.is_(None) | ~policy_status))
+        if count < limit:
+            return f"soft: {count} of {limit}"
+        _end_everywhere(session, subscriber, SubscriptionStatus.BOUNCED)
+        return f"bounced after {count} soft bounces: off every list, suppressed"
+    if send_id is None:  # no list to count it against
+        return "soft (policy): counted"
+    list_id = session.scalar(select(Send.list_id).where(Send.id == send_id))
+    count = session.scalar(recent_soft.join(Send, Send.id == BounceEvent.send_id)
+                           .where(Send.list_id == list_id, policy_status))
+    if count < limit:
+        return f"soft (policy): {count} of {limit} on this list"
+    session.execute(update(Subscription).where(
+        Subscription.subscriber_id == subscriber.id, Subscription.list_id == list_id,
+        Subscription.status.in_(OFF)).values(status=SubscriptionStatus.BOUNCED))
+    return "bounced on this list only (policy refusals are not the address's fault)"
 
 
 def _end_everywhere(session: Session, subscriber: Subscriber, status: SubscriptionStatus) -> None:

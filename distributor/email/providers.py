@@ -130,7 +130,7 @@ def _sns_certificate(settings: Settings, url: Any, fetch: Fetch, now: datetime
         _certificates[url] = certificate
     if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
         raise SignatureRefused("the SNS signing certificate is not valid now",
-                               {"SigningCertURL": "expired"})
+                               {"SigningCertURL": "out of date"})
     return certificate
 
 
@@ -279,6 +279,7 @@ def _sendgrid(settings: Settings, headers, body: bytes, fetch: Fetch, now: datet
 
 # -- Mailgun ------------------------------------------------------------------------------
 # https://documentation.mailgun.com/docs/mailgun/user-manual/tracking-messages/#securing-webhooks
+MAILGUN_FAILED, MAILGUN_COMPLAINED = "failed", "complained"  # its event names
 
 
 def _mailgun(settings: Settings, headers, body: bytes, fetch: Fetch, now: datetime) -> Events:
@@ -295,14 +296,14 @@ def _mailgun(settings: Settings, headers, body: bytes, fetch: Fetch, now: dateti
     _fresh(settings, timestamp, now)
     event = _as_dict(payload.get("event-data"), "event-data")
     name, email, event_id = event.get("event"), event.get("recipient"), event.get("id")
-    if name not in ("failed", "complained") or not email or not event_id:
+    if name not in (MAILGUN_FAILED, MAILGUN_COMPLAINED) or not email or not event_id:
         return Events(ignored=1)
     token_of = verp_in(str((event.get("envelope") or {}).get("sender") or ""),
                        settings.bounce_address)
-    if name == "complained":
+    if name == MAILGUN_COMPLAINED:
         return Events([Report(kind=BounceKind.COMPLAINT, key=f"mailgun:{event_id}",
                               source="mailgun", email=str(email), verp=token_of,
-                              reason="complained")])
+                              reason=f"mailgun: {name}")])
     status_info = event.get("delivery-status") or {}
     text = f"{status_info.get('code') or ''} {status_info.get('enhanced-code') or ''} " \
            f"{status_info.get('message') or status_info.get('description') or ''}"

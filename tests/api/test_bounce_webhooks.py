@@ -79,6 +79,8 @@ def untouched(client) -> bool:
 
 
 # -- Mailgun: HMAC-SHA256(signing key, timestamp + token), hex --------------------------
+# https://documentation.mailgun.com/docs/mailgun/user-manual/tracking-messages/#securing-webhooks
+# (event-data: "failed" with severity permanent|temporary, "complained"; delivery-status)
 
 def mailgun_body(event: dict, timestamp: int | None = None, key: str = MAILGUN_KEY) -> bytes:
     timestamp = timestamp or int(time.time())
@@ -123,6 +125,8 @@ def test_mailgun_temporary_failure_only_counts(hooks):
 
 
 # -- Postmark: basic auth in the webhook URL ---------------------------------------------
+# https://postmarkapp.com/developer/webhooks/webhooks-overview (basic auth, no signature);
+# bodies as in .../bounce-webhook and .../spam-complaint-webhook (RecordType, Type, TypeCode)
 
 def postmark(client, body: dict, password: str = POSTMARK_PASSWORD):
     return client.post("/v1/bounces/postmark", json=body, auth=(POSTMARK_USER, password))
@@ -147,6 +151,8 @@ def test_postmark_without_the_credentials_is_refused(hooks):
 
 
 # -- SendGrid: ECDSA P-256 over timestamp + body, base64 DER signature ---------------------
+# https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/getting-started-event-webhook-security-features
+# (a JSON array of events; bounce with type bounce|blocked and status, spamreport)
 
 def sendgrid(client, items: list, timestamp: int | None = None, tamper: bool = False):
     body = json.dumps(items).encode()
@@ -178,7 +184,8 @@ def test_sendgrid_tampered_or_stale_is_refused(hooks):
     assert untouched(hooks)
 
 
-# -- Amazon SES through SNS ---------------------------------------------------------------
+# -- Amazon SES through SNS (tests/sns_peer.py signs as the SNS documentation says) --------
+# https://docs.aws.amazon.com/ses/latest/dg/notification-contents.html (bounce, complaint)
 
 SES_BOUNCE = {"notificationType": "Bounce",
               "bounce": {"bounceType": "Permanent", "bounceSubType": "General",
@@ -219,7 +226,7 @@ def test_ses_altered_foreign_or_off_host_messages_are_refused(hooks, sns):
 def test_ses_subscription_confirmation_visits_the_subscribe_url(hooks, sns):
     confirmation = sns.confirmation()
     answer = hooks.post("/v1/bounces/ses", json=confirmation)
-    assert answer.json() == {"subscription": "confirmed"}
+    assert answer.json() == {"subscribed": True}
     assert sns.visits == [confirmation["SubscribeURL"].removeprefix(sns.base)]
 
 

@@ -14,7 +14,9 @@ from distributor.audience.subscribers import add_subscriber, is_suppressed
 from distributor.audience.tokens import read_verp_token
 from distributor.bootstrap import load_settings
 from distributor.email.bounces import take_all
+from distributor.email.reputation import list_rates
 from distributor.errors import ConfigError
+from distributor.monitor.progress import recent_sends
 from distributor.states import (
     BatchState,
     BounceKind,
@@ -195,6 +197,12 @@ def test_a_send_whose_first_thousand_readers_bounce_eight_percent_pauses(alert, 
     reached = sum(1 for state, _ in job.ledger().values()
                   if state in (DeliveryState.SENT, DeliveryState.BOUNCED))
     assert reached == 1000  # it stopped at the first reader past the floor
+    # What status, /v1/status and the dashboard show of it.
+    [shown] = recent_sends(job.db, datetime.now(UTC) - timedelta(hours=1))
+    assert shown["reputation"]["hard_bounce_rate"] == 0.088
+    with job.db.session() as session:
+        [per_list] = list_rates(session, datetime.now(UTC) - timedelta(days=7))
+    assert (per_list["reached"], per_list["hard_bounces"]) == (1000, 88)
 
 
 def test_a_late_complaint_rate_past_the_limit_pauses_an_open_send(alert, smtp_server):
