@@ -1,10 +1,9 @@
 """Bounce and complaint events from email providers (`POST /v1/bounces/{provider}`),
 each verified the provider's own way before a word of it is believed:
 
-    ses       Amazon SNS message signature (SignatureVersion 1: SHA1withRSA, 2:
-              SHA256withRSA) with the certificate from SigningCertURL, which must be
-              https on an SNS host; the topic must be one we were told of. A
-              SubscriptionConfirmation is confirmed by visiting its SubscribeURL.
+    ses       the SNS message signature (email/sns.py); the topic must be one we were
+              told of. A SubscriptionConfirmation is confirmed by visiting its
+              SubscribeURL.
     postmark  HTTP basic auth (Postmark signs nothing; the credentials go in the
               webhook URL): compared in constant time.
     sendgrid  Signed Event Webhook: ECDSA P-256/SHA-256 over timestamp + body,
@@ -22,27 +21,25 @@ import binascii
 import hashlib
 import hmac
 import json
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from distributor.audience.bounces import Report, classify, find_status
 from distributor.config import Settings
 from distributor.email.bounces import verp_in
+from distributor.email.sns import Fetch, sns_url, verified_sns_message
 from distributor.errors import InvalidInput, NotFound, SignatureRefused, Unavailable
 from distributor.states import BounceKind
 
 PROVIDERS = ("ses", "postmark", "sendgrid", "mailgun")
-Fetch = Callable[[str], bytes]  # GET a URL (https only), the body or an error
 
 
 @dataclass
@@ -94,75 +91,16 @@ def _as_dict(value: Any, what: str) -> dict:
 
 
 # -- Amazon SES through SNS ---------------------------------------------------------------
-# https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html
-_SIGNED_FIELDS = {
-    "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
-    "SubscriptionConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token",
-                                 "TopicArn", "Type"),
-    "UnsubscribeConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token",
-                                "TopicArn", "Type"),
-}
-_certificates: dict[str, x509.Certificate] = {}  # by URL: SNS rotates them rarely
-
-
-def _sns_url(settings: Settings, url: Any, what: str) -> str:
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme != "https" or not parts.hostname or not any(
-            re.fullmatch(pattern, parts.hostname) for pattern in settings.bounces.sns_cert_hosts):
-        raise SignatureRefused(f"{what} is not an https URL on an SNS host", {what: "refused"})
-    return url
-
-
-def _sns_certificate(settings: Settings, url: Any, fetch: Fetch, now: datetime
-                     ) -> x509.Certificate:
-    url = _sns_url(settings, url, "SigningCertURL")
-    if not urlsplit(url).path.endswith(".pem"):
-        raise SignatureRefused("SigningCertURL is not a .pem file", {"SigningCertURL": "refused"})
-    certificate = _certificates.get(url)
-    if certificate is None:
-        try:
-            certificate = x509.load_pem_x509_certificate(fetch(url))
-        except ValueError:
-            raise SignatureRefused("SigningCertURL holds no certificate",
-                                   {"SigningCertURL": "no certificate"}) from None
-        if len(_certificates) > 32:
-            _certificates.clear()
-        _certificates[url] = certificate
-    if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
-        raise SignatureRefused("the SNS signing certificate is not valid now",
-                               {"SigningCertURL": "out of date"})
-    return certificate
-
-
 def _ses(settings: Settings, headers, body: bytes, fetch: Fetch, now: datetime) -> Events:
     if not settings.bounces.ses_topic_arns:
         raise _not_configured("ses", "ses_topic_arns")
-    sns = _as_dict(_json(body), "body")
-    kind = sns.get("Type")
-    if kind not in _SIGNED_FIELDS:
-        raise InvalidInput("Type: not an SNS message type", {"Type": "unknown"})
-    if sns.get("TopicArn") not in settings.bounces.ses_topic_arns:
-        raise SignatureRefused("TopicArn is not one of [bounces] ses_topic_arns",
-                               {"TopicArn": "not ours"})
-    version = str(sns.get("SignatureVersion"))
-    if version not in ("1", "2"):
-        raise SignatureRefused("SignatureVersion: 1 or 2", {"SignatureVersion": "unknown"})
-    text = "".join(f"{name}\n{sns[name]}\n" for name in _SIGNED_FIELDS[kind]
-                   if name in sns and (name != "Subject" or sns[name] is not None))
-    key = _sns_certificate(settings, sns.get("SigningCertURL"), fetch, now).public_key()
-    try:
-        if not isinstance(key, rsa.RSAPublicKey):
-            raise InvalidSignature
-        key.verify(base64.b64decode(str(sns.get("Signature", "")), validate=True),
-                   text.encode(), padding.PKCS1v15(),
-                   hashes.SHA1() if version == "1" else hashes.SHA256())  # noqa: S303 (SNS v1)
-    except (InvalidSignature, binascii.Error, ValueError):
-        raise SignatureRefused("the SNS signature does not verify", {"Signature": "invalid"}) from None
-    if kind == "SubscriptionConfirmation":
-        return Events(confirm_url=_sns_url(settings, sns.get("SubscribeURL"), "SubscribeURL"))
-    if kind == "UnsubscribeConfirmation":
+    message = verified_sns_message(settings, _as_dict(_json(body), "body"), fetch, now)
+    if message["Type"] == "SubscriptionConfirmation":
+        return Events(confirm_url=sns_url(settings, message.get("SubscribeURL"), "SubscribeURL"))
+    if message["Type"] == "UnsubscribeConfirmation":
         return Events(ignored=1)
-    return _ses_message(settings, _as_dict(_json(str(sns.get("Message", "")).encode()), "Message"))
+    return _ses_message(settings, _as_dict(_json(str(message.get("Message", "")).encode()),
+                                           "Message"))
 
 
 def _ses_message(settings: Settings, message: dict) -> Events:
