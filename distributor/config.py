@@ -199,6 +199,40 @@ class SmtpRoute(BaseModel):
     domains: list[DomainCap] = []
 
 
+def _mailbox_url(value: SecretStr) -> SecretStr:
+    scheme = value.get_secret_value().partition(":")[0]
+    if scheme not in ("imap", "imaps", "imap+starttls"):
+        raise ValueError("use imaps://user:pass@host/FOLDER, imap+starttls:// or imap://")
+    try:
+        parts = urlsplit(value.get_secret_value())
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        raise ValueError("the port is not a number from 1 to 65535") from None
+    if not parts.hostname or not parts.username or parts.password is None:
+        raise ValueError(f"{scheme}:// needs user:password@host")
+    return value
+
+
+class BouncesConfig(BaseModel):
+    """[bounces]: where late bounces and complaints come from, and what they do."""
+
+    model_config = ConfigDict(extra="forbid")
+    # imaps://user:pass@host[:port]/FOLDER (FOLDER: INBOX when left out)
+    imap: Annotated[SecretStr, AfterValidator(_mailbox_url)] | None = None
+    every: Duration = 300.0
+    # Where handled reports go (None: deleted); reports we cannot read stay where they are.
+    handled_folder: str | None = None
+    # Provider webhooks (POST /v1/bounces/{provider}); each one only when configured.
+    ses_topic_arns: list[str] = []  # SNS topics whose notifications are believed
+    sns_cert_hosts: list[str] = [r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"]
+    postmark_user: str | None = None  # HTTP basic auth Postmark sends (set in its webhook URL)
+    postmark_password: SecretStr | None = None
+    sendgrid_public_key: str | None = None  # "Signed Event Webhook" verification key (base64)
+    mailgun_signing_key: SecretStr | None = None
+    # Signed events older than this (or this far in the future) are refused as replays.
+    max_event_age: Duration = 300.0
+
+
 class FileConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     publisher: Publisher = Publisher()
@@ -207,6 +241,7 @@ class FileConfig(BaseModel):
     channels: list[ChannelConfig] = []
     feeds: list[FeedConfig] = []
     smtp: list[SmtpRoute] = []
+    bounces: BouncesConfig = BouncesConfig()
 
     @model_validator(mode="before")
     @classmethod
@@ -264,6 +299,15 @@ class Settings(BaseSettings):
     first_digest_window: Duration = 86400.0
     email_retry_base: float = Field(30.0, gt=0)
     channel_retry_base: float = Field(5.0, gt=0)
+    # VERP: each message's envelope sender is local+<signed token>@domain of this address.
+    bounce_address: str | None = None
+    # Soft bounces (4.x.x, mailbox full, policy) suppress an address after so many in so long.
+    soft_bounce_limit: int = Field(5, ge=1)
+    soft_bounce_window: Duration = 30 * 86400.0
+    # A send pauses itself past these rates (once it has reached so many recipients).
+    hard_bounce_pause: float = Field(0.05, gt=0, le=1)
+    complaint_pause: float = Field(0.003, gt=0, le=1)
+    reputation_floor: int = Field(1000, ge=1)
 
     # From the TOML file, not the environment.
     file: FileConfig = FileConfig()
@@ -294,6 +338,16 @@ class Settings(BaseSettings):
         check_from_address(value)
         return value
 
+    @field_validator("bounce_address")
+    @classmethod
+    def _bounce_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not _ADDRESS.match(value) or not value.isascii() or "+" in value:
+            raise ValueError(f"{value!r} is not a plain ASCII address like "
+                             "bounces@news.example.org (no name, no '+')")
+        return value
+
     @field_validator("broker_url")
     @classmethod
     def _broker(cls, value: str) -> str:
@@ -314,6 +368,10 @@ class Settings(BaseSettings):
         return [SmtpRoute(name="default", url=self.smtp_url, rate=self.smtp_rate)]
 
     @property
+    def bounces(self) -> BouncesConfig:
+        return self.file.bounces
+
+    @property
     def channels(self) -> list[ChannelConfig]:
         return self.file.channels
 
@@ -332,7 +390,11 @@ class Settings(BaseSettings):
             if isinstance(channel.options, BaseModel):
                 found += [v for v in vars(channel.options).values() if isinstance(v, SecretStr)]
         values = [s.get_secret_value() for s in found]
-        for url in (self.smtp_url, self.database_url, *(r.url for r in self.file.smtp)):
+        bounces = self.file.bounces
+        values += [s.get_secret_value() for s in (bounces.postmark_password,
+                                                   bounces.mailgun_signing_key) if s]
+        urls = [self.smtp_url, self.database_url, *(r.url for r in self.file.smtp)]
+        for url in urls + ([bounces.imap] if bounces.imap else []):
             password = _url_password(url.get_secret_value())
             if password:
                 values.append(password)

@@ -4,10 +4,12 @@
     ├── ConfigError                   a bad setting or config file (exit 2)
     ├── InvalidInput                  user input refused; .fields names what (exit 2, HTTP 4xx)
     │   ├── NotFound                  a named thing does not exist (HTTP 404)
+    │   ├── SignatureRefused          a signed request that does not verify, or too old (HTTP 401)
     │   ├── SkipItem                  a feed item that cannot be an article (the poll goes on)
     │   └── TooLong                   channel text that no shortening can fit in the limit
     ├── Unavailable                   the database or broker does not answer (exit 1, HTTP 503)
     ├── FeedError                     a feed could not be fetched or parsed
+    ├── MailboxError                  the bounce mailbox could not be read (login, network)
     └── DeliveryError                 a peer (SMTP server, channel API) refused or failed
         ├── TransientError            try again later; .retry_after in seconds when the peer said
         │   ├── Throttled             the peer asks us to slow down (421, 4.7.x, "too many"):
@@ -18,7 +20,7 @@
             ├── RecipientRefused      the SMTP server refused this address (5xx on RCPT): bounce
             └── CredentialsRefused    a channel refused our token or key: pause it until fixed
 
-Third-party exceptions (smtplib, requests, redis, SQLAlchemy) are translated at
+Third-party exceptions (smtplib, imaplib, requests, redis, SQLAlchemy) are translated at
 the edge that calls them, nowhere else.
 """
 
@@ -56,6 +58,13 @@ class NotFound(InvalidInput):
     status_code = 404
 
 
+class SignatureRefused(InvalidInput):
+    """A provider's signed request whose signature, certificate or timestamp does not
+    verify; the message says which, never the secret."""
+
+    status_code = 401
+
+
 class SkipItem(InvalidInput):
     """A feed item that cannot become an article (no link, no title, ...)."""
 
@@ -70,6 +79,10 @@ class Unavailable(DistributorError):
 
 class FeedError(DistributorError):
     """A feed could not be fetched or parsed; the message says why, for the feed's row."""
+
+
+class MailboxError(DistributorError):
+    """The bounce mailbox could not be read; the message says why (never the password)."""
 
 
 class DeliveryError(DistributorError):

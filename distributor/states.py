@@ -10,6 +10,7 @@
                    (WAHA reads the channel back: confirmed | unconfirmed instead of accepted)
     deliveries     (one per send and recipient) deferred -> sent | failed | bounced | skipped
     subscriptions  unconfirmed -> active -> unsubscribed | bounced | complained
+    bounce events  hard | soft | complaint (what a late report said of one address)
 
 Every module names a state through these enums; none writes the string itself.
 The values are what the database stores, so they never change.
@@ -75,6 +76,14 @@ class SubscriptionStatus(StrEnum):
     UNSUBSCRIBED = "unsubscribed"
     BOUNCED = "bounced"
     COMPLAINED = "complained"
+
+
+class BounceKind(StrEnum):
+    """What a bounce or complaint says of an address (RFC 3463 status classes)."""
+
+    HARD = "hard"  # the address is gone: bounced and suppressed at once
+    SOFT = "soft"  # try again: counted, suppressed after so many over a window
+    COMPLAINT = "complaint"  # the reader called it spam: complained and suppressed
 
 
 class Outcome(StrEnum):
@@ -163,7 +172,9 @@ TRANSITIONS: dict[type[StrEnum], dict[StrEnum, tuple[StrEnum, ...]]] = {
     },
     SubscriptionStatus: {
         SubscriptionStatus.UNCONFIRMED: (SubscriptionStatus.ACTIVE,
-                                         SubscriptionStatus.UNSUBSCRIBED),
+                                         SubscriptionStatus.UNSUBSCRIBED,
+                                         SubscriptionStatus.BOUNCED,  # the confirm email bounced
+                                         SubscriptionStatus.COMPLAINED),
         SubscriptionStatus.ACTIVE: (SubscriptionStatus.UNSUBSCRIBED, SubscriptionStatus.BOUNCED,
                                     SubscriptionStatus.COMPLAINED),
         SubscriptionStatus.UNSUBSCRIBED: (SubscriptionStatus.ACTIVE,

@@ -60,6 +60,9 @@ def make_app(settings: Settings) -> Celery:
             "prune": {"task": "maintenance.prune", "schedule": 86400.0},
             "digests": {"task": "digests.tick", "schedule": settings.digest_tick_every},
             "feeds": {"task": "feeds.tick", "schedule": 30.0, "options": {"queue": "maintenance"}},
+            **({"bounces": {"task": "bounces.poll", "schedule": settings.bounces.every,
+                            "options": {"queue": "maintenance"}}}
+               if settings.bounces.imap else {}),
         },
         timezone="UTC",
     )

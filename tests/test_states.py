@@ -21,6 +21,9 @@ NOT_STATES = {
     ("inbound/publish.py", "accepted"): "the HTTP answer's word for 202 Accepted",
     ("audience/tokens.py", "expired"): "why a link is refused, not a row's state",
     ("channels/adapters/whapi.py", "sent"): "Whapi's SentMessage field: did the gateway send it",
+    ("email/reports.py", "failed"): "RFC 3464's Action value of a bounce, read from a DSN",
+    ("email/providers.py", "failed"): "Mailgun's event name for a failed delivery",
+    ("email/providers.py", "complained"): "Mailgun's event name for a spam complaint",
     **{("monitor/deliveries.py", word): "COUNTS: the names of a send report's count fields"
        for word in ("planned", "sent", "failed", "deferred", "skipped")},
 }

@@ -10,6 +10,7 @@ from distributor.api.articles import router as articles_router
 from distributor.api.audience import router as audience_router
 from distributor.api.audit import AuditTrail
 from distributor.api.auth import RedisReplayGuard
+from distributor.api.bounces import router as bounces_router
 from distributor.api.dashboard import router as dashboard_router
 from distributor.api.errors import BodyLimit, install_error_handlers
 from distributor.api.monitor import router as monitor_router
@@ -47,6 +48,7 @@ def create_app(settings: Settings, db: Database, dispatcher: Dispatcher,
     app.add_middleware(AuditTrail, db=db)
     app.include_router(articles_router)
     app.include_router(audience_router)
+    app.include_router(bounces_router)
     app.include_router(public_router)
     app.include_router(subscribe_router)
     app.include_router(monitor_router)

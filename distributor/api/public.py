@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from distributor.audience.subscribers import unsubscribe
 from distributor.audience.tokens import read_token
+from distributor.email.mailbox import mailbox_status
 from distributor.errors import DistributorError, InvalidInput
 from distributor.monitor.progress import mail_trouble
 from distributor.monitor.queues import worker_heartbeats
@@ -24,13 +25,16 @@ router = APIRouter()
 def health(request: Request) -> JSONResponse:
     """503 with the reasons when the database or the broker does not answer (short
     timeouts), when no worker left a heartbeat within the last minute, or when a batch
-    said in the last ten minutes that mail does not go out (the mail transport fails)."""
-    problems = []
+    said in the last ten minutes that mail does not go out (the mail transport fails).
+    A bounce mailbox that cannot be read is a warning: sending goes on without it."""
+    problems, warnings = [], []
     try:
         request.app.state.db.ping()
         trouble = mail_trouble(request.app.state.db)
         if trouble:
             problems.append(f"mail transport failing: {trouble}")
+        warnings += [f"bounce mailbox {m['mailbox']}: {m['error']}"
+                     for m in mailbox_status(request.app.state.db) if m["error"]]
     except DistributorError as exc:
         problems.append(str(exc))
     except SQLAlchemyError as exc:
@@ -43,9 +47,10 @@ def health(request: Request) -> JSONResponse:
             problems.append("no worker alive: none left a heartbeat within the last minute")
     except (redis.RedisError, OSError) as exc:
         problems.append(f"broker does not answer: {type(exc).__name__}")
+    extra = {"warnings": warnings} if warnings else {}
     if problems:
-        return JSONResponse({"status": "unhealthy", "problems": problems}, 503)
-    return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "unhealthy", "problems": problems, **extra}, 503)
+    return JSONResponse({"status": "ok", **extra})
 
 
 def page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:

@@ -2,7 +2,7 @@
 written to again.
 
 `subscribe` is the one way onto a list (admin API, CLI, public form), `suppress`
-the one way off every list for good (a bounce, an erasure), `token_holder` the
+the one way off every list for good (a bounce, a complaint, an erasure), `token_holder` the
 one check of a signed link.
 """
 
@@ -19,7 +19,14 @@ from distributor.audience.lists import check_timezone, clean_name, get_list
 from distributor.audience.tokens import email_digest, read_token
 from distributor.errors import InvalidInput, NotFound
 from distributor.states import SubscriptionStatus
-from distributor.store import Database, MailingList, Subscriber, Subscription, Suppression
+from distributor.store import (
+    BounceEvent,
+    Database,
+    MailingList,
+    Subscriber,
+    Subscription,
+    Suppression,
+)
 
 MAX_ID = 2**63 - 1
 
@@ -90,13 +97,6 @@ def suppress(session: Session, email: str, reason: str) -> None:
     """Never write to this address again (only a hash of it is kept)."""
     if not is_suppressed(session, email):
         session.add(Suppression(email_hash=email_digest(email), reason=reason))
-
-
-def bounce(session: Session, subscriber_id: int, email: str) -> None:
-    """The mail server refused this address for good: off every list, and suppressed."""
-    session.execute(update(Subscription).where(Subscription.subscriber_id == subscriber_id)
-                    .values(status=SubscriptionStatus.BOUNCED))
-    suppress(session, email, SubscriptionStatus.BOUNCED)
 
 
 @dataclass(frozen=True)
@@ -201,6 +201,7 @@ def remove_subscriber(db: Database, email: str, list_name: str | None = None,
             raise NotFound(f"no subscriber {email}", {"email": "unknown"})
         if erase:
             suppress(session, email, "erased")
+            session.execute(delete(BounceEvent).where(BounceEvent.subscriber_id == subscriber.id))
             session.execute(delete(Subscription).where(
                 Subscription.subscriber_id == subscriber.id))
             session.delete(subscriber)

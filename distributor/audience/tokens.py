@@ -7,6 +7,8 @@ cannot be altered, forged without the secret key, or used for another person
 from __future__ import annotations
 
 import hashlib
+import hmac
+import re
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
@@ -43,3 +45,28 @@ def read_token(secret: str, token: str, purpose: str) -> tuple[int, int, str]:
         raise InvalidInput("this link is not valid", {"token": "invalid"}) from None
     subscriber_id, list_id, digest = payload
     return int(subscriber_id), int(list_id), str(digest)
+
+
+# VERP (return path per recipient): bounces+<send>-<subscriber>-<mac>@domain. Lower-case
+# hex only, because mail systems may change the case of a local part on the way back.
+_VERP = re.compile(r"^(\d{1,19})-(\d{1,19})-([0-9a-f]{20})$")
+
+
+def _verp_mac(secret: str, send_id: int, subscriber_id: int, email: str) -> str:
+    message = f"verp:{send_id}:{subscriber_id}:{email_digest(email)}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:20]
+
+
+def verp_token(secret: str, send_id: int, subscriber_id: int, email: str) -> str:
+    return f"{send_id}-{subscriber_id}-{_verp_mac(secret, send_id, subscriber_id, email)}"
+
+
+def read_verp_token(token: str) -> tuple[int, int, str] | None:
+    """(send_id, subscriber_id, mac) of a token that has the shape of one, else None.
+    The mac is checked against the subscriber's address by `verp_matches`."""
+    match = _VERP.match(token.strip().lower())
+    return (int(match[1]), int(match[2]), match[3]) if match else None
+
+
+def verp_matches(secret: str, send_id: int, subscriber_id: int, email: str, mac: str) -> bool:
+    return hmac.compare_digest(_verp_mac(secret, send_id, subscriber_id, email), mac)

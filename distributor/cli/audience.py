@@ -243,6 +243,41 @@ def subscribers_list(obj: Context, list_name: str | None, status: str | None, li
     emit(rows, as_json, table)
 
 
+@subscribers.command("show")
+@click.argument("email")
+@click.option("--limit", default=100, show_default=True, help="At most this many events.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@pass_ctx
+def subscribers_show(obj: Context, email: str, limit: int, as_json: bool) -> None:
+    """One reader: their lists, whether the address is suppressed (and why), and every
+    bounce and complaint received for it, newest first, with the raw reason."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from distributor.audience.bounces import events_of
+
+    if not 1 <= limit <= 1000:
+        raise InvalidInput("limit: between 1 and 1000", {"limit": "between 1 and 1000"})
+
+    def human(found: dict) -> None:
+        click.echo(f"{found['email']} (id {found['id']})"
+                   + (f", suppressed: {found['suppressed']}" if found["suppressed"] else ""))
+        lists = Table("list", "status", "sections")
+        for row in found["subscriptions"]:
+            lists.add_row(row["list"], row["status"], ", ".join(row["sections"]) or "all")
+        Console().print(lists)
+        if not found["events"]:
+            click.echo("no bounces or complaints")
+            return
+        events = Table("at", "kind", "status", "source", "send", "reason")
+        for e in found["events"]:
+            events.add_row(e["at"][:19], e["kind"], e["status"] or "", e["source"],
+                           str(e["send_id"] or ""), e["reason"][:200])
+        Console().print(events)
+
+    emit(events_of(obj.db, email, limit), as_json, human)
+
+
 @subscribers.command("remove")
 @click.argument("email")
 @click.option("--list", "list_name", help="Only from this list (default: every list).")

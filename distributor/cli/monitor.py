@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import click
 
@@ -19,6 +20,12 @@ def _ago(seconds: float | None) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.0f} min ago"
     return f"{seconds / 3600:.1f} h ago"
+
+
+def _ago_iso(at: str | None) -> str:
+    if not at:
+        return "never"
+    return _ago((datetime.now(UTC) - datetime.fromisoformat(at)).total_seconds())
 
 
 def _eta(seconds: float | None) -> str:
@@ -80,6 +87,21 @@ def render_status(data: dict):
         parts.append(Text(f"channel {channel['name']} ({channel['type']}) is "
                           f"{channel.get('state', 'disabled')}: "
                           f"{channel['reason']}", style="bold red"))
+    for m in data.get("bounce_mailboxes", []):
+        if m["error"]:
+            parts.append(Text(f"bounce mailbox {m['mailbox']}: {m['error']}", style="bold red"))
+        else:
+            parts.append(Text(f"bounce mailbox {m['mailbox']}: read {_ago_iso(m['last_poll_at'])}, "
+                              f"{m['handled']} handled, {m['unparsed']} unreadable left in it"))
+    if data.get("reputation"):
+        reputation = Table("list", "reached", "hard bounces", "rate", "complaints", "rate",
+                           title="bounces and complaints, sends of the last 7 days",
+                           title_justify="left")
+        for r in data["reputation"]:
+            reputation.add_row(r["list"], str(r["reached"]), str(r["hard_bounces"]),
+                               f"{r['hard_bounce_rate']:.2%}", str(r["complaints"]),
+                               f"{r['complaint_rate']:.3%}")
+        parts.append(reputation)
     if data["digests"]:
         digests = Table("digest list", "schedule", "timezone", "next run", title="digests",
                         title_justify="left")

@@ -17,9 +17,10 @@ from sqlalchemy import bindparam, exists, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from distributor.audience.subscribers import bounce
 from distributor.audience.tokens import email_digest
 from distributor.config import Settings, format_duration
+from distributor.email import reputation
+from distributor.email.bounces import refused_at_rcpt, return_path
 from distributor.email.closing import (
     MAX_BATCH_ATTEMPTS,
     batch_broke,
@@ -63,6 +64,7 @@ from distributor.store import (
 __all__ = ["MAX_BATCH_ATTEMPTS", "BatchResult", "fail_send", "pause_send", "run_batch"]
 
 log = logging.getLogger("distributor.email")
+REPUTATION_EVERY = 100  # readers between two looks at the send's bounce rate (once one failed)
 GIVE_UP_IN_BATCH = 5  # consecutive transient failures before a batch stops and retries later
 
 
@@ -297,7 +299,8 @@ def _deliver(db: Database, settings: Settings, connection: Connection, ledger, r
             sign = signers.get(compiled.domain) or signers.setdefault(
                 compiled.domain, dkim_signer(settings, compiled.domain))
             message = sign(compiled.fill(recipient(settings, list_id, subscriber_id, email, name)))
-            connection.send(compiled.from_address, email, message)  # the list's own sender
+            sender = return_path(settings, send_id, subscriber_id, email) or compiled.from_address
+            connection.send(sender, email, message)  # VERP, else the list's own sender
         except Throttled as exc:
             hold = (route_pace.slow_down(exc.retry_after) if route_pace
                     else exc.retry_after or THROTTLE_HOLD)
@@ -305,9 +308,11 @@ def _deliver(db: Database, settings: Settings, connection: Connection, ledger, r
         except RecipientRefused as exc:
             _note(ledger, result, send_id, subscriber_id, DeliveryState.BOUNCED, str(exc), existing)
             with db.session() as session:
-                bounce(session, subscriber_id, email)
+                too_many = refused_at_rcpt(session, settings, send_id, subscriber_id, str(exc))
             result.failed += 1
             consecutive = 0
+            if too_many:
+                return _Paused(too_many)
         except PermanentError as exc:
             _note(ledger, result, send_id, subscriber_id, DeliveryState.FAILED, str(exc), existing)
             result.failed += 1
@@ -329,6 +334,11 @@ def _deliver(db: Database, settings: Settings, connection: Connection, ledger, r
             _note(ledger, result, send_id, subscriber_id, DeliveryState.SENT, None, existing)
             result.sent += 1
             consecutive = 0
+        if result.failed and (index + 1) % REPUTATION_EVERY == 0:
+            with db.session() as session:
+                too_many = reputation.watch(session, settings, send_id)
+            if too_many:
+                return _Paused(too_many)
         if consecutive >= settings.smtp_pause_after:
             return _Paused(f"paused after {consecutive} consecutive failures; last: {result.error}")
         if consecutive >= GIVE_UP_IN_BATCH:

@@ -18,6 +18,7 @@ log = logging.getLogger("distributor.metrics")
 EMAILS = "distributor:metrics:emails"  # field: list \x1f result
 POSTS = "distributor:metrics:posts"  # field: channel \x1f result
 RETRIES = "distributor:metrics:retries"  # field: kind \x1f name
+BOUNCES = "distributor:metrics:bounces"  # field: list \x1f bounce kind
 SEP = "\x1f"
 
 
@@ -50,6 +51,16 @@ def count_post(client: redis.Redis, prefix: str, db: Database, post_id: int, res
     _run(pipe)
 
 
+def count_bounces(client: redis.Redis, prefix: str, tally: dict[tuple[str, str], int]) -> None:
+    """Add recorded bounces and complaints: {(list, kind): n}."""
+    if not tally:
+        return
+    pipe = client.pipeline(transaction=False)
+    for (list_name, kind), count in tally.items():
+        pipe.hincrby(prefix + BOUNCES, f"{list_name}{SEP}{kind}", count)
+    _run(pipe)
+
+
 def _run(pipe) -> None:
     try:
         pipe.execute()
@@ -58,12 +69,13 @@ def _run(pipe) -> None:
 
 
 def read_counters(client: redis.Redis, prefix: str = "") -> dict[str, dict[tuple[str, str], int]]:
-    """{"emails": {(list, result): n}, "posts": {(channel, result): n}, "retries": {(kind, name): n}}"""
+    """{"emails": {(list, result): n}, "posts": {(channel, result): n}, "retries": {(kind, name): n},
+    "bounces": {(list, kind): n}}"""
     pipe = client.pipeline(transaction=False)
-    for key in (EMAILS, POSTS, RETRIES):
+    for key in (EMAILS, POSTS, RETRIES, BOUNCES):
         pipe.hgetall(prefix + key)
     figures = {}
-    for name, raw in zip(("emails", "posts", "retries"), pipe.execute(), strict=True):
+    for name, raw in zip(("emails", "posts", "retries", "bounces"), pipe.execute(), strict=True):
         figures[name] = {}
         for field_name, value in raw.items():
             first, _, second = field_name.decode().partition(SEP)

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from distributor.config import Settings
+from distributor.email.mailbox import mailbox_status
 from distributor.monitor.counters import read_counters
 from distributor.monitor.queues import (
     broker_client,
@@ -68,6 +69,7 @@ class LedgerCollector:
                     .where(Send.state == SendState.DONE, Send.finished_at.is_not(None))).all()
                 sends = session.execute(select(Send.state, func.count())
                                         .group_by(Send.state)).all()
+            mailboxes = mailbox_status(self.db)
         except SQLAlchemyError as exc:
             log.warning("metrics: database does not answer: %s", type(exc).__name__)
             up.add_metric([], 0)
@@ -95,6 +97,7 @@ class LedgerCollector:
         yield states
 
         yield _histogram(durations)
+        yield from _mailboxes(mailboxes)
 
     def _counters(self, figures):
         sent = CounterMetricFamily("distributor_emails", "Emails by list and final result "
@@ -113,6 +116,13 @@ class LedgerCollector:
         for (kind, name), count in sorted(figures["retries"].items()):
             retries.add_metric([kind, name], count)
         yield retries
+        bounces = CounterMetricFamily(
+            "distributor_bounce_events", "Bounces and complaints recorded, by list and kind "
+            "(hard, soft, complaint); over distributor_emails_total{result=\"sent\"} they "
+            "give the list's bounce and complaint rates", labels=["list", "kind"])
+        for (list_name, kind), count in sorted(figures["bounces"].items()):
+            bounces.add_metric([list_name, kind], count)
+        yield bounces
 
     def _from_redis(self):
         up = GaugeMetricFamily("distributor_broker_up", "1 when the broker (Redis) answered")
@@ -153,6 +163,18 @@ class LedgerCollector:
                                      "Unix time of the last sweeper run started by beat")
             last.add_metric([], beat)
             yield last
+
+
+def _mailboxes(mailboxes):
+    up = GaugeMetricFamily("distributor_bounce_mailbox_up", "1 when the last poll of the "
+                           "bounce mailbox logged in and read it", labels=["mailbox"])
+    unparsed = GaugeMetricFamily("distributor_bounce_mailbox_unparsed", "Messages the poller "
+                                 "could not read, left in the mailbox", labels=["mailbox"])
+    for m in mailboxes:
+        up.add_metric([m["mailbox"]], 0 if m["error"] else 1)
+        unparsed.add_metric([m["mailbox"]], m["unparsed"])
+    yield up
+    yield unparsed
 
 
 def _histogram(rows) -> HistogramMetricFamily:

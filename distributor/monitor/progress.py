@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from distributor.email.closing import HELD
+from distributor.email.reputation import send_rates
 from distributor.monitor.deliveries import batch_errors, send_counts, send_report
 from distributor.states import OPEN, SEND_OPEN, PostState
 from distributor.store import Article, Batch, ChannelPost, Database, Delivery, MailingList, Send
@@ -47,6 +48,7 @@ def recent_sends(db: Database, since: datetime, limit: int = 200,
         ids = [s.id for s, _ in rows]
         counts = send_counts(session, ids)
         errors = batch_errors(session, ids)
+        rates = send_rates(session, ids)
         spans = {}
         titles = {}
         if ids:
@@ -65,6 +67,7 @@ def recent_sends(db: Database, since: datetime, limit: int = 200,
             report.update(progress(report, _aware(first), _aware(last), now))
             del report["_created"], report["_finished"]
             report["article"] = titles.get(send.article_id)
+            report["reputation"] = rates[send.id]
             out.append(report)
         return out
 

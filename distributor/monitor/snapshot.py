@@ -13,6 +13,8 @@ from kombu.exceptions import KombuError
 
 from distributor.channels.admin import disabled_channels
 from distributor.config import Settings
+from distributor.email.mailbox import mailbox_status
+from distributor.email.reputation import list_rates
 from distributor.email.routes import route_states
 from distributor.monitor.articles import scheduled_articles
 from distributor.monitor.progress import recent_sends, troubled_posts
@@ -25,6 +27,8 @@ from distributor.monitor.queues import (
 )
 from distributor.monitor.schedule import digest_lists
 from distributor.store import Database
+
+REPUTATION_WINDOW = timedelta(days=7)  # per-list bounce and complaint rates: sends this recent
 
 
 def _when(ts: float | None) -> dict[str, Any] | None:
@@ -75,4 +79,7 @@ def snapshot(db: Database, celery_app, settings: Settings) -> dict[str, Any]:
     data["disabled_channels"] = disabled_channels(db, settings)
     data["digests"] = digest_lists(db, now)
     data["scheduled"] = scheduled_articles(db, now)
+    data["bounce_mailboxes"] = mailbox_status(db)
+    with db.session() as session:
+        data["reputation"] = list_rates(session, now - REPUTATION_WINDOW)
     return data

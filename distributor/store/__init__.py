@@ -7,6 +7,7 @@ from distributor.store.tables import (
     AuditEntry,
     Base,
     Batch,
+    BounceEvent,
     ChannelPost,
     ChannelState,
     DashboardSession,
@@ -14,6 +15,7 @@ from distributor.store.tables import (
     DigestItem,
     FeedItem,
     FeedState,
+    MailboxState,
     MailingList,
     Send,
     SendTotal,
@@ -23,8 +25,8 @@ from distributor.store.tables import (
 )
 
 __all__ = [
-    "ApiToken", "Article", "AuditEntry", "Base", "Batch", "ChannelPost", "ChannelState",
+    "ApiToken", "Article", "AuditEntry", "Base", "Batch", "BounceEvent", "ChannelPost", "ChannelState",
     "DashboardSession", "Database", "Delivery", "DigestItem", "FeedItem", "FeedState",
-    "MailingList", "Send", "SendTotal", "Subscriber",
+    "MailboxState", "MailingList", "Send", "SendTotal", "Subscriber",
     "Subscription", "Suppression",
 ]

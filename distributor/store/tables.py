@@ -137,6 +137,41 @@ class Suppression(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class BounceEvent(Base):
+    """A bounce or complaint that reached us after the send: from the bounce mailbox, a
+    provider's webhook, or the SMTP server's refusal. kind: states.BounceKind.
+    `key` names the report (its Message-ID, the provider's event id) so that a report
+    read twice counts once."""
+
+    __tablename__ = "bounce_events"
+    __table_args__ = (Index("ix_bounce_events_subscriber_at", "subscriber_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    send_id: Mapped[int | None] = mapped_column(ForeignKey("sends.id", ondelete="SET NULL"),
+                                                index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str | None] = mapped_column(String(12))  # RFC 3463 code, e.g. 5.1.1
+    source: Mapped[str] = mapped_column(String(20))  # smtp | mailbox | ses | postmark | ...
+    reason: Mapped[str] = mapped_column(Text, default="")  # the raw diagnostic, as sent
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MailboxState(Base):
+    """What the bounce-mailbox poller knows of its last run (one row per mailbox, keyed by
+    host and folder, never the password). status: never | ok | error"""
+
+    __tablename__ = "bounce_mailboxes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), unique=True)
+    status: Mapped[str] = mapped_column(String(10), default="never")
+    error: Mapped[str | None] = mapped_column(Text)
+    handled: Mapped[int] = mapped_column(Integer, default=0)  # reports applied, all time
+    unparsed: Mapped[int] = mapped_column(Integer, default=0)  # left in place: now
+    last_poll_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+
+
 class Send(Base):
     """One email to one list: an alert for an article, or a digest. state: states.SendState"""
 
