@@ -1,11 +1,12 @@
 """The Dispatcher of distributor.outbox.wake, over Celery. Tasks are sent by name,
-so callers need not import the task modules. Broker errors (kombu's, redis-py's,
-the socket's) are translated here into errors.Unavailable, nowhere else."""
+so callers need not import the task modules. Broker errors (kombu's, py-amqp's,
+redis-py's, the socket's) are translated here into errors.Unavailable, nowhere else."""
 
 from __future__ import annotations
 
 from celery import Celery
-from kombu.exceptions import KombuError
+from kombu.exceptions import ChannelError, KombuError
+from kombu.exceptions import ConnectionError as AmqpConnectionError
 from redis import RedisError
 
 from distributor.errors import Unavailable
@@ -21,7 +22,7 @@ class CeleryDispatcher:
             countdown = max(0.0, min(countdown, MAX_COUNTDOWN))
         try:
             self.app.send_task(name, args=args, countdown=countdown)
-        except (KombuError, RedisError, OSError) as exc:
+        except (KombuError, ChannelError, AmqpConnectionError, RedisError, OSError) as exc:
             raise Unavailable(f"the broker does not answer ({type(exc).__name__})") from exc
 
     def fan_out(self, article_id: int) -> None:
