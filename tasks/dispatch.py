@@ -16,10 +16,13 @@ from tasks.app import MAX_COUNTDOWN
 class CeleryDispatcher:
     def __init__(self, app: Celery):
         self.app = app
+        self.native_delays = str(app.conf.broker_url).startswith("amqp")
 
     def _send(self, name: str, args: list, countdown: float | None = None) -> None:
         if countdown is not None:
             countdown = max(0.0, min(countdown, MAX_COUNTDOWN))
+            if self.native_delays and 0 < countdown < 1:
+                countdown = 1.0  # RabbitMQ's delayed delivery counts whole seconds (celery refuses 0.5)
         try:
             self.app.send_task(name, args=args, countdown=countdown)
         except (KombuError, ChannelError, AmqpConnectionError, RedisError, OSError) as exc:
