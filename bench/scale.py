@@ -35,6 +35,7 @@ from bench.latency import Arrivals, receiver
 from distributor.email.digests import send_now
 from distributor.outbox import wake
 from distributor.store import Database
+from distributor.store.redis_client import redis_for
 from tasks.app import make_app
 from tasks.dispatch import CeleryDispatcher
 
@@ -248,6 +249,26 @@ def _wait_http(url: str, timeout: float = 30) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
+def wakeup_memory(messages: int = 50_000) -> dict:
+    """Redis memory per queued wake-up: `messages` email.send_batch messages sent to a
+    queue no worker reads (its own key prefix), measured with INFO memory, deleted after."""
+    space = Workspace()
+    try:
+        settings = space.configure("maildir:/dev/null", broker_prefix=f"wake-{uuid.uuid4().hex[:6]}:")
+        client = redis_for(settings)
+        before = client.info("memory")["used_memory"]
+        dispatcher = CeleryDispatcher(make_app(settings))
+        for n in range(messages):
+            dispatcher.send_batch(10_000_000 + n)
+        after = client.info("memory")["used_memory"]
+        for key in client.scan_iter(f"{settings.broker_prefix}*"):
+            client.delete(key)
+        client.close()
+    finally:
+        space.cleanup()
+    return {"messages": messages, "bytes_each": (after - before) / messages}
+
+
 def run(count: int, small: int, processes: int, threads: int, server_url: str | None) -> dict:
     server_url = server_url or os.environ.get("DISTRIBUTOR_BENCH_POSTGRES_URL", DEFAULT_SERVER)
     sink = SMTPSink()
@@ -257,7 +278,8 @@ def run(count: int, small: int, processes: int, threads: int, server_url: str | 
         top = throughput.ceiling(sink, min(count, 200_000), big["message"], processes, threads)
     finally:
         sink.stop()
-    return {"small": first, "big": big, "ceiling": top, "sink": sink.kind}
+    return {"small": first, "big": big, "ceiling": top, "sink": sink.kind,
+            "wakeups": wakeup_memory()}
 
 
 def report(r: dict, processes: int, threads: int) -> list[str]:
@@ -297,6 +319,9 @@ def report(r: dict, processes: int, threads: int) -> list[str]:
         f"| breaking article → webhook during the send (n={len(probes.post_ms)}) | "
         f"p50 {statistics.median(probes.post_ms):.0f} ms, "
         f"**p99 {_percentile(probes.post_ms, 0.99):.0f} ms** | p99 ≤ 500 ms |",
+        f"| Redis memory per queued wake-up (one batch task message; {r['wakeups']['messages']:,} "
+        f"queued) | {r['wakeups']['bytes_each']:,.0f} bytes: "
+        f"{r['wakeups']['bytes_each'] * 1e6 / 2**20:,.0f} MB per million | |",
     ]
     return lines
 
