@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 WITH_REDIS := $(PYTHON) scripts/with_redis.py
 
-.PHONY: run test demo bench lint clean
+.PHONY: run test demo bench bench-scale lint clean
 
 # run and demo install only what the service needs; test, bench and lint add the test tools.
 $(STAMP): pyproject.toml
@@ -33,6 +33,10 @@ demo: $(STAMP)
 
 bench: $(TEST_STAMP)
 	$(WITH_REDIS) $(BIN)/python -m bench $(BENCH_ARGS)
+
+# A million readers on the local PostgreSQL (bench/scale.py); takes about half an hour.
+bench-scale: $(TEST_STAMP)
+	$(WITH_REDIS) $(BIN)/python -m bench --scale $(BENCH_ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import cli, importing, latency, render, throughput
+from bench import cli, importing, latency, render, scale, throughput
 from bench.common import SMTPSink, Workspace, machine
 from distributor.cli.workers import cores
 
@@ -28,10 +28,19 @@ def main() -> int:
                         help="bulk worker processes (default: one per core, as the worker)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the throughput run")
     parser.add_argument("--database-url", help="e.g. postgresql+psycopg://…/bench (default SQLite)")
+    parser.add_argument("--scale", action="store_true",
+                        help="only the million-reader run on PostgreSQL (bench/scale.py): "
+                             "--subscribers defaults to 1000000, --small to 100000, the server "
+                             "to --database-url, DISTRIBUTOR_BENCH_POSTGRES_URL or the local one "
+                             "(a database is made on it and dropped); its section of RESULTS.md "
+                             "is replaced")
+    parser.add_argument("--note", default="", help="a line for RESULTS.md (e.g. the machine was shared)")
     parser.add_argument("--only", nargs="*",
                         choices=["render", "throughput", "throttled", "latency", "import",
                                  "cli"])
     args = parser.parse_args()
+    if args.scale:
+        return scale_main(args)
     only = set(args.only or ["render", "throughput", "throttled", "latency", "import", "cli"])
     lines = ["# Benchmark results\n", f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
              f"Database: {'SQLite' if not args.database_url else args.database_url.split(':')[0]}; "
@@ -146,9 +155,29 @@ def main() -> int:
         say(f"| `distributor --version` | {r['version']:.2f} | ≤ 0.3 |")
         say(f"| `distributor lists list` | {r['lists_list']:.2f} | ≤ 0.6 |\n")
 
-    if args.only is None:
-        RESULTS.write_text("\n".join(lines) + "\n")
+    if args.only is None:  # the million-reader section (make bench-scale) is kept
+        kept = RESULTS.read_text().partition(SCALE_TITLE) if RESULTS.exists() else ("", "", "")
+        RESULTS.write_text("\n".join(lines) + "\n" + ("\n" + kept[1] + kept[2] if kept[1] else ""))
         print(f"wrote {RESULTS}")
+    return 0
+
+
+SCALE_TITLE = "## A million on PostgreSQL"
+
+
+def scale_main(args) -> int:
+    count = args.subscribers if "--subscribers" in sys.argv else 1_000_000
+    small = args.small if "--small" in sys.argv else 100_000
+    r = scale.run(count, small, args.processes, args.concurrency, args.database_url)
+    lines = [SCALE_TITLE + "\n", f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}. "
+             "`make bench-scale` reproduces this." + (f" {args.note}" if args.note else "") + "\n",
+             *scale.report(r, args.processes, args.concurrency)]
+    print("\n".join(lines), flush=True)
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    head, found, tail = text.partition(SCALE_TITLE)
+    rest = tail[tail.find("\n## "):] if found and "\n## " in tail else ""
+    RESULTS.write_text(head.rstrip() + "\n\n" + "\n".join(lines) + "\n" + rest)
+    print(f"wrote {RESULTS}")
     return 0
 
 

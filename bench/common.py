@@ -44,7 +44,11 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
 
 
-def broker_url(db_number: int = 14) -> str:
+def broker_url(db_number: int | None = None) -> str:
+    """The local Redis, database DISTRIBUTOR_BENCH_REDIS_DB (default 14), so that two
+    benchmark runs at once can be told apart."""
+    if db_number is None:
+        db_number = int(os.environ.get("DISTRIBUTOR_BENCH_REDIS_DB", "14"))
     base = os.environ.get("DISTRIBUTOR_BROKER_URL", "redis://127.0.0.1:6379/0")
     return base.rsplit("/", 1)[0] + f"/{db_number}"
 

@@ -130,7 +130,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         settings = Settings(_env_file=None, **overrides, **_env_only(env))
     except ValidationError as exc:
         error = exc.errors()[0]
-        name = str(error["loc"][0]) if error["loc"] else "?"
+        if not error["loc"]:  # a check across settings names its variables itself
+            raise ConfigError(error["msg"].removeprefix("Value error, ")) from None
+        name = str(error["loc"][0])
         variable = "DISTRIBUTOR_FROM" if name in ("from_address", "DISTRIBUTOR_FROM") else (
             ENV_PREFIX + name.upper())
         raise ConfigError(f"{variable}: {error['msg'].removeprefix('Value error, ')}") from None

@@ -50,7 +50,28 @@ def parse_rate(text: str) -> tuple[float, float]:
 
 
 SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "sentinel://")
+AMQP_SCHEMES = ("amqp://", "amqps://")
 _ADDRESS = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)*$")
+
+
+def check_broker_url(url: str, schemes: tuple[str, ...]) -> None:
+    """A URL of one of `schemes`; several sentinels are listed separated by ';'
+    (sentinel://h1:26379;sentinel://h2:26379/0). Never repeats the URL: it may hold a
+    password."""
+    if not url.startswith(schemes):
+        raise ValueError(f"must start with one of {', '.join(schemes)}")
+    hosts = url.split(";")
+    if len(hosts) > 1 and not all(h.startswith("sentinel://") for h in hosts):
+        raise ValueError("only sentinel:// URLs list several hosts (separated by ';')")
+    for host in hosts:
+        try:
+            parts = urlsplit(host)
+            parts.port  # noqa: B018  (raises on a port that is not a number)
+        except ValueError:
+            raise ValueError("a port is not a number from 1 to 65535") from None
+        if parts.scheme == "sentinel" and not parts.hostname:
+            raise ValueError("each sentinel needs a host: sentinel://h1:26379;sentinel://h2:26379/0")
 
 
 def check_smtp_url(url: str) -> None:
@@ -269,6 +290,12 @@ class Settings(BaseSettings):
 
     database_url: SecretStr = SecretStr("sqlite:///./var/distributor.db")
     broker_url: str = "redis://localhost:6379/0"
+    # The Sentinel master name when broker_url (or redis_url) is sentinel://…
+    sentinel_master: str = Field("mymaster", min_length=1, max_length=100,
+                                 pattern=r"^[A-Za-z0-9_.-]+$")
+    # Redis for rate limits, heartbeats, counters and locks: the broker's own Redis (or
+    # Sentinel) unless set; required with an amqp:// broker.
+    redis_url: str | None = None
     broker_prefix: str = Field("", max_length=64, pattern=r"^[A-Za-z0-9:_.-]*$")
     smtp_url: SmtpUrl = SecretStr("maildir:./var/outbox")
     from_address: str = Field("News <news@localhost>", validation_alias="DISTRIBUTOR_FROM")
@@ -351,9 +378,32 @@ class Settings(BaseSettings):
     @field_validator("broker_url")
     @classmethod
     def _broker(cls, value: str) -> str:
-        if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must be a redis:// URL")
+        check_broker_url(value, AMQP_SCHEMES + REDIS_SCHEMES)
         return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_broker_url(value, REDIS_SCHEMES)
+        return value
+
+    @model_validator(mode="after")
+    def _redis_beside_amqp(self) -> Settings:
+        if self.broker_is_amqp and self.redis_url is None:
+            raise ValueError("DISTRIBUTOR_REDIS_URL: an amqp:// broker needs a Redis as well, "
+                             "for rate limits, heartbeats and locks (e.g. redis://host:6379/0)")
+        return self
+
+    @property
+    def broker_is_amqp(self) -> bool:
+        return self.broker_url.startswith(AMQP_SCHEMES)
+
+    @property
+    def redis(self) -> str:
+        """The Redis (redis://, rediss://, unix:// or sentinel://) that holds rate limits,
+        heartbeats, counters and locks."""
+        return self.redis_url or self.broker_url
 
     @property
     def publisher(self) -> Publisher:
@@ -393,9 +443,13 @@ class Settings(BaseSettings):
         bounces = self.file.bounces
         values += [s.get_secret_value() for s in (bounces.postmark_password,
                                                    bounces.mailgun_signing_key) if s]
-        urls = [self.smtp_url, self.database_url, *(r.url for r in self.file.smtp)]
-        for url in urls + ([bounces.imap] if bounces.imap else []):
-            password = _url_password(url.get_secret_value())
+        urls = [u.get_secret_value() for u in (self.smtp_url, self.database_url,
+                                                *(r.url for r in self.file.smtp))]
+        urls += [h for u in (self.broker_url, self.redis_url or "") for h in u.split(";")]
+        if bounces.imap:
+            urls.append(bounces.imap.get_secret_value())
+        for url in urls:
+            password = _url_password(url)
             if password:
                 values.append(password)
         return [v for v in values if len(v) >= 4]

@@ -24,7 +24,7 @@ DEFAULT = "redis://localhost:6379/0"
 
 
 def answers(url: str) -> bool:
-    parts = urlsplit(url)
+    parts = urlsplit(url.split(";")[0])  # sentinel://h1:26379;sentinel://h2:…: the first
     try:
         with socket.create_connection((parts.hostname or "localhost", parts.port or 6379),
                                       timeout=1) as sock:
@@ -67,16 +67,21 @@ def main() -> int:
     if not command:
         print("usage: with_redis.py COMMAND...", file=sys.stderr)
         return 2
-    url = os.environ.get("DISTRIBUTOR_BROKER_URL", DEFAULT)
+    # The Redis is the broker's, unless DISTRIBUTOR_REDIS_URL names another (it must beside
+    # an amqp:// broker, which is left alone).
+    variable = "DISTRIBUTOR_BROKER_URL"
+    if os.environ.get("DISTRIBUTOR_REDIS_URL") or os.environ.get(variable, "").startswith("amqp"):
+        variable = "DISTRIBUTOR_REDIS_URL"
+    url = os.environ.get(variable) or DEFAULT
     if answers(url):
         return run(command, os.environ)
     server = shutil.which("redis-server")
     if server is None:
         print(f"No Redis answers at {url} and redis-server is not installed: install it "
               "(Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) "
-              "or set DISTRIBUTOR_BROKER_URL to a running Redis.", file=sys.stderr)
+              f"or set {variable} to a running Redis.", file=sys.stderr)
         return 1
-    parts = urlsplit(url)
+    parts = urlsplit(url.split(";")[0])
     local_host = parts.hostname in ("localhost", "127.0.0.1", None)
     port = free_port(parts.port or 6379 if local_host else 0)
     workdir = tempfile.mkdtemp(prefix="distributor-redis-")
@@ -94,7 +99,7 @@ def main() -> int:
         time.sleep(0.05)
     print(f"no Redis at {url}; started a throwaway redis-server at {local}", file=sys.stderr)
     try:
-        return run(command, {**os.environ, "DISTRIBUTOR_BROKER_URL": local})
+        return run(command, {**os.environ, variable: local})
     finally:
         redis.terminate()
         redis.wait(10)

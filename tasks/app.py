@@ -15,7 +15,7 @@ from celery.signals import (
     worker_process_init,
     worker_shutdown,
 )
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from distributor.config import Settings
 from distributor.logs import bind, unbind
@@ -23,18 +23,54 @@ from distributor.logs import setup_logging as configure_logging
 from distributor.monitor.heartbeat import WorkerHeartbeat
 from distributor.monitor.queues import broker_client
 from distributor.outbox.wake import QUEUES
+from distributor.store.redis_client import SentinelAddress, is_sentinel
 from tasks import runtime
 
 VISIBILITY_TIMEOUT = 3600
 MAX_COUNTDOWN = 3000  # ETAs beyond the visibility timeout would be delivered twice
 
 
+def queue_name(settings: Settings, name: str) -> str:
+    """A queue as the broker knows it. On Redis, kombu puts DISTRIBUTOR_BROKER_PREFIX
+    before every key itself; on RabbitMQ the prefix goes before each queue's name."""
+    return settings.broker_prefix + name if settings.broker_is_amqp else name
+
+
+def _queue(settings: Settings, name: str) -> Queue:
+    if not settings.broker_is_amqp:
+        return Queue(name)
+    # Quorum queues: replicated over the RabbitMQ cluster, so a broker node can fail.
+    # A topic exchange lets Celery delay retries with RabbitMQ's native delayed delivery
+    # (quorum queues cannot hold an ETA message unacked on the worker).
+    full = queue_name(settings, name)
+    return Queue(full, Exchange(full, type="topic"), routing_key=full,
+                 queue_arguments={"x-queue-type": "quorum"})
+
+
+def broker_options(settings: Settings) -> tuple[str, dict]:
+    """The broker URL as kombu reads it, and the transport options for it."""
+    if settings.broker_is_amqp:
+        return settings.broker_url, {"confirm_publish": True}
+    options = {
+        "visibility_timeout": VISIBILITY_TIMEOUT,
+        "socket_timeout": 5,
+        "socket_connect_timeout": 5,
+        **({"global_keyprefix": settings.broker_prefix} if settings.broker_prefix else {}),
+    }
+    if is_sentinel(settings.broker_url):
+        options["master_name"] = settings.sentinel_master
+        options["sentinel_kwargs"] = {"socket_timeout": 5, "socket_connect_timeout": 5}
+        return SentinelAddress.parse(settings.broker_url).kombu_url(), options
+    return settings.broker_url, options
+
+
 def make_app(settings: Settings) -> Celery:
-    app = Celery("distributor", broker=settings.broker_url, set_as_current=False)
+    url, transport_options = broker_options(settings)
+    app = Celery("distributor", broker=url, set_as_current=False)
     app.conf.update(
-        task_queues=[Queue(name) for name in QUEUES],
-        task_default_queue="publish",
-        task_routes={f"{name}.*": {"queue": name} for name in QUEUES},
+        task_queues=[_queue(settings, name) for name in QUEUES],
+        task_default_queue=queue_name(settings, "publish"),
+        task_routes={f"{name}.*": {"queue": queue_name(settings, name)} for name in QUEUES},
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
@@ -43,12 +79,7 @@ def make_app(settings: Settings) -> Celery:
         task_time_limit=660,
         task_serializer="json",
         accept_content=["json"],
-        broker_transport_options={
-            "visibility_timeout": VISIBILITY_TIMEOUT,
-            "socket_timeout": 5,
-            "socket_connect_timeout": 5,
-            **({"global_keyprefix": settings.broker_prefix} if settings.broker_prefix else {}),
-        },
+        broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=5,
         worker_send_task_events=True,
@@ -59,9 +90,10 @@ def make_app(settings: Settings) -> Celery:
             "release": {"task": "publish.release", "schedule": settings.release_every},
             "prune": {"task": "maintenance.prune", "schedule": 86400.0},
             "digests": {"task": "digests.tick", "schedule": settings.digest_tick_every},
-            "feeds": {"task": "feeds.tick", "schedule": 30.0, "options": {"queue": "maintenance"}},
+            "feeds": {"task": "feeds.tick", "schedule": 30.0,
+                      "options": {"queue": queue_name(settings, "maintenance")}},
             **({"bounces": {"task": "bounces.poll", "schedule": settings.bounces.every,
-                            "options": {"queue": "maintenance"}}}
+                            "options": {"queue": queue_name(settings, "maintenance")}}}
                if settings.bounces.imap else {}),
         },
         timezone="UTC",

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from distributor.inbound import feeds
 from tasks import runtime
-from tasks.app import app
+from tasks.app import app, queue_name
 from tasks.dispatch import CeleryDispatcher
 
 log = logging.getLogger("distributor.feeds")
@@ -17,7 +17,8 @@ log = logging.getLogger("distributor.feeds")
 def tick() -> int:
     due = feeds.due_feeds(runtime.db(), runtime.settings(), datetime.now(UTC))
     for feed in due:
-        app.send_task("feeds.poll", args=[feed.url], queue="maintenance")
+        app.send_task("feeds.poll", args=[feed.url],
+                      queue=queue_name(runtime.settings(), "maintenance"))
     return len(due)
 
 

@@ -6,7 +6,6 @@ import sys
 from datetime import timedelta
 from functools import cache
 
-import redis
 import requests
 from requests.adapters import HTTPAdapter
 
@@ -17,6 +16,7 @@ from distributor.config import Settings
 from distributor.email.routes import open_routes
 from distributor.errors import ConfigError
 from distributor.store import Database
+from distributor.store.redis_client import redis_for
 
 
 @cache
@@ -59,7 +59,7 @@ def reset() -> None:
 
 @cache
 def redis_client():
-    return redis.Redis.from_url(settings().broker_url, socket_timeout=5, socket_connect_timeout=5)
+    return redis_for(settings(), timeout=5)
 
 
 @cache

@@ -13,15 +13,19 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
+from kombu import Connection
 from sqlalchemy import create_engine, text
 
 from distributor.bootstrap import load_settings
 from distributor.config import Settings
+from distributor.outbox.wake import QUEUES
 from distributor.store import Database
 from tests.peers import HTTPReceiver, SMTPServer, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_URL = os.environ.get("DISTRIBUTOR_TEST_POSTGRES_URL")
+# amqp://…: the stacks' brokers are this RabbitMQ (Redis still holds limits and heartbeats).
+BROKER_URL = os.environ.get("DISTRIBUTOR_TEST_BROKER_URL")
 SECRET_KEY = "test-secret-key-0123456789abcdef"
 API_TOKEN = "test-api-token-abcdef"
 WEBHOOK_SECRET = "whsec_" + "dGVzdC13ZWJob29rLXNlY3JldC0xMjM0NTY3OA=="
@@ -129,6 +133,8 @@ def settings_env(tmp: Path, database_url: str, redis_url: str, smtp_url: str,
     env = {
         "DISTRIBUTOR_DATABASE_URL": database_url,
         "DISTRIBUTOR_BROKER_URL": redis_url,
+        **({"DISTRIBUTOR_BROKER_URL": BROKER_URL, "DISTRIBUTOR_REDIS_URL": redis_url}
+           if BROKER_URL else {}),
         "DISTRIBUTOR_SMTP_URL": smtp_url,
         "DISTRIBUTOR_SECRET_KEY": SECRET_KEY,
         "DISTRIBUTOR_API_TOKEN": API_TOKEN,
@@ -188,6 +194,9 @@ class Worker:
         self.env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
         self.cwd = cwd
         self.log = cwd / f"worker-{uuid.uuid4().hex[:6]}.log"
+        if self.env.get("DISTRIBUTOR_BROKER_URL", "").startswith("amqp"):  # prefixed queue names
+            prefix = self.env.get("DISTRIBUTOR_BROKER_PREFIX", "")
+            queues = ",".join(prefix + q for q in queues.split(","))
         self.args = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-Q", queues,
                      "--pool", "threads", "-c", str(concurrency), "--without-mingle",
                      "--without-gossip", "--without-heartbeat", "-l", "info",
@@ -240,7 +249,21 @@ def start_worker(tmp_path):
 
 def pytest_report_header(config):
     backends = ", ".join(_backends())
-    return f"distributor: databases {backends}; redis {_redis_url()}"
+    broker = f"; broker {urlsplit(BROKER_URL).hostname} (amqp)" if BROKER_URL else ""
+    return f"distributor: databases {backends}; redis {_redis_url()}{broker}"
+
+
+def delete_broker_queues(env: dict[str, str]) -> None:
+    """On RabbitMQ a stack's queues outlive it (they are durable): delete them."""
+    url = env.get("DISTRIBUTOR_BROKER_URL", "")
+    if not url.startswith("amqp"):
+        return
+    with Connection(url, connect_timeout=5) as connection:
+        for name in QUEUES:
+            channel = connection.channel()
+            channel.queue_delete(env["DISTRIBUTOR_BROKER_PREFIX"] + name)
+            channel.exchange_delete(env["DISTRIBUTOR_BROKER_PREFIX"] + name)
+            channel.close()
 
 
 

@@ -46,7 +46,12 @@ def test_setting_a_secret_and_its_file_is_an_error(tmp_path):
 
 @pytest.mark.parametrize("name,value,message", [
     ("DISTRIBUTOR_PUBLIC_URL", "ftp://x", "DISTRIBUTOR_PUBLIC_URL"),
-    ("DISTRIBUTOR_BROKER_URL", "amqp://x", "DISTRIBUTOR_BROKER_URL"),
+    ("DISTRIBUTOR_BROKER_URL", "kafka://x", "DISTRIBUTOR_BROKER_URL"),
+    ("DISTRIBUTOR_BROKER_URL", "redis://a:6379;redis://b:6379", "DISTRIBUTOR_BROKER_URL"),
+    ("DISTRIBUTOR_BROKER_URL", "sentinel://h1:x;sentinel://h2:26379", "DISTRIBUTOR_BROKER_URL"),
+    ("DISTRIBUTOR_BROKER_URL", "amqp://guest@rabbit//", "DISTRIBUTOR_REDIS_URL"),
+    ("DISTRIBUTOR_REDIS_URL", "amqp://guest@rabbit//", "DISTRIBUTOR_REDIS_URL"),
+    ("DISTRIBUTOR_SENTINEL_MASTER", "my master", "DISTRIBUTOR_SENTINEL_MASTER"),
     ("DISTRIBUTOR_BATCH_SIZE", "lots", "DISTRIBUTOR_BATCH_SIZE"),
     ("DISTRIBUTOR_CONFIG", "/nonexistent/distributor.toml", "DISTRIBUTOR_CONFIG"),
 ])

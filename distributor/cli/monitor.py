@@ -49,7 +49,7 @@ def render_status(data: dict):
         queues = Table("queue", "waiting", "taken, not acked", title="queues",
                        title_justify="left")
         for q in data["queues"]:
-            queues.add_row(q["name"], str(q["waiting"]), str(q["unacked"]))
+            queues.add_row(q["name"], str(q["waiting"]), "-" if q["unacked"] is None else str(q["unacked"]))
         parts.append(queues)
         workers = Table("worker", "answers ping", "active tasks", "heartbeat",
                         title=f"workers online: {sum(w['replied'] for w in data['workers'])}",

@@ -50,9 +50,11 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def celery_command(child: Child, loglevel: str, extra: tuple[str, ...]) -> list[str]:
+def celery_command(child: Child, loglevel: str, extra: tuple[str, ...],
+                   prefix: str = "") -> list[str]:
+    """`prefix`: put before each queue name (DISTRIBUTOR_BROKER_PREFIX on RabbitMQ)."""
     return [sys.executable, "-m", "celery", "-A", "tasks", "worker",
-            "-Q", ",".join(child.queues), "--pool", "threads", "-c", str(child.threads),
+            "-Q", ",".join(prefix + q for q in child.queues), "--pool", "threads", "-c", str(child.threads),
             "-n", f"{child.name}@%h", "-E", "--loglevel", loglevel, *extra]
 
 
@@ -113,5 +115,7 @@ def worker(obj: Context, processes: int | None, concurrency: int | None, queues:
     children = plan(count, concurrency or settings.worker_concurrency, wanted)
     click.echo("starting " + "; ".join(f"{c.name}: {','.join(c.queues)} × {c.threads} threads"
                                        for c in children), err=True)
-    commands = {c.name: celery_command(c, settings.log_level, celery_args) for c in children}
+    prefix = settings.broker_prefix if settings.broker_is_amqp else ""
+    commands = {c.name: celery_command(c, settings.log_level, celery_args, prefix)
+                for c in children}
     sys.exit(supervise(commands))

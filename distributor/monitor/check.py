@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 import redis
 from alembic.script import ScriptDirectory
+from kombu import Connection
+from kombu.exceptions import ChannelError, KombuError
+from kombu.exceptions import ConnectionError as AmqpConnectionError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -15,7 +18,7 @@ from distributor.config import Settings
 from distributor.email.transport import open_transport
 from distributor.errors import DistributorError
 from distributor.monitor.queues import broker_client
-from distributor.monitor.snapshot import settings_host
+from distributor.monitor.snapshot import redis_host, settings_host
 from distributor.store import Database
 from distributor.store.migrate import alembic_config
 
@@ -55,11 +58,28 @@ def check_redis(settings: Settings) -> Finding:
     try:
         client.ping()
     except (redis.RedisError, OSError) as exc:
-        return Finding("redis", False, f"{settings_host(settings)}: {type(exc).__name__}: "
-                                       f"{str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": "))
+        return Finding("redis", False, f"{redis_host(settings)}: {_reason(exc)}")
     finally:
         client.close()
-    return Finding("redis", True, f"{settings_host(settings)}: PING answered")
+    return Finding("redis", True, f"{redis_host(settings)}: PING answered")
+
+
+def _reason(exc: Exception) -> str:
+    """The error's name and first line, without the client reprs redis-py appends."""
+    first = str(exc).splitlines()[0].split(" : <")[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {first}".rstrip(": ")
+
+
+def check_amqp(settings: Settings) -> Finding:
+    """An amqp:// broker: connect and open a channel (the Redis beside it is checked apart)."""
+    where = settings_host(settings).split(",")[0]  # the broker, not the Redis beside it
+    try:
+        with Connection(settings.broker_url, connect_timeout=5) as connection:
+            connection.ensure_connection(max_retries=1)
+            connection.channel().close()
+    except (KombuError, ChannelError, AmqpConnectionError, OSError) as exc:
+        return Finding("broker", False, f"{where}: {_reason(exc)}")
+    return Finding("broker", True, f"{where}: AMQP connection opened")
 
 
 def check_database(settings: Settings) -> Finding:
@@ -91,4 +111,5 @@ def check_database(settings: Settings) -> Finding:
 
 
 def check_all(settings: Settings) -> list[Finding]:
-    return [*check_smtp(settings), check_redis(settings), check_database(settings)]
+    broker = [check_amqp(settings)] if settings.broker_is_amqp else []
+    return [*check_smtp(settings), *broker, check_redis(settings), check_database(settings)]

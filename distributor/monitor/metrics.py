@@ -11,6 +11,7 @@ import logging
 import time
 
 import redis
+from kombu.exceptions import KombuError
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from sqlalchemy import func, select
@@ -21,8 +22,8 @@ from distributor.email.mailbox import mailbox_status
 from distributor.monitor.counters import read_counters
 from distributor.monitor.queues import (
     broker_client,
+    broker_queue_depths,
     last_beat,
-    queue_depths,
     worker_heartbeats,
 )
 from distributor.states import OPEN, DeliveryState, SendState
@@ -128,11 +129,11 @@ class LedgerCollector:
         up = GaugeMetricFamily("distributor_broker_up", "1 when the broker (Redis) answered")
         client = self.client or broker_client(self.settings)
         try:
-            depths = queue_depths(client, self.settings.broker_prefix)
+            depths = broker_queue_depths(self.settings, client)
             beats = worker_heartbeats(client, self.settings.broker_prefix)
             beat = last_beat(client, self.settings.broker_prefix)
             figures = read_counters(client, self.settings.broker_prefix)
-        except (redis.RedisError, OSError) as exc:
+        except (redis.RedisError, OSError, KombuError) as exc:
             log.warning("metrics: broker does not answer: %s", type(exc).__name__)
             up.add_metric([], 0)
             yield up
@@ -150,7 +151,8 @@ class LedgerCollector:
                                     labels=["queue"])
         for queue in depths:
             waiting.add_metric([queue["name"]], queue["waiting"])
-            unacked.add_metric([queue["name"]], queue["unacked"])
+            if queue["unacked"] is not None:  # None: RabbitMQ does not say
+                unacked.add_metric([queue["name"]], queue["unacked"])
         yield waiting
         yield unacked
         now = time.time()

@@ -8,9 +8,12 @@ import time
 from typing import Any
 
 import redis
+from kombu import Connection
+from kombu.exceptions import ChannelError
 
 from distributor.config import Settings
 from distributor.outbox.wake import QUEUES
+from distributor.store.redis_client import redis_for
 
 PRIORITY_SEP = "\x06\x16"
 BEAT_KEY = "distributor:beat:last"
@@ -20,8 +23,9 @@ TIMEOUT = 1.5  # seconds: the monitor never hangs on a dead broker
 
 
 def broker_client(settings: Settings, timeout: float = TIMEOUT) -> redis.Redis:
-    return redis.Redis.from_url(settings.broker_url, socket_timeout=timeout,
-                                socket_connect_timeout=timeout, retry_on_timeout=False)
+    """The Redis that holds heartbeats and counters (the broker's own unless
+    DISTRIBUTOR_REDIS_URL names another), through Sentinel when so configured."""
+    return redis_for(settings, timeout)
 
 
 def queue_depths(client: redis.Redis, prefix: str = "") -> list[dict[str, Any]]:
@@ -43,6 +47,27 @@ def queue_depths(client: redis.Redis, prefix: str = "") -> list[dict[str, Any]]:
             unacked[routing_key] += 1
     return [{"name": name, "waiting": sum(counts[i * 10:(i + 1) * 10]),
              "unacked": unacked[name]} for i, name in enumerate(QUEUES)]
+
+
+def broker_queue_depths(settings: Settings, client: redis.Redis) -> list[dict[str, Any]]:
+    """Queue depths from the broker: Redis lists, or RabbitMQ's own count of ready
+    messages (a passive declare). RabbitMQ tells no unacked count without its management
+    plugin, so 'unacked' is None there."""
+    if not settings.broker_is_amqp:
+        return queue_depths(client, settings.broker_prefix)
+    depths = []
+    with Connection(settings.broker_url, connect_timeout=TIMEOUT,
+                    transport_options={"max_retries": 0}) as connection:
+        for name in QUEUES:
+            channel = connection.channel()
+            try:
+                _, waiting, _ = channel.queue_declare(settings.broker_prefix + name, passive=True)
+            except ChannelError:  # not declared yet: no worker has started on it
+                waiting = 0
+            finally:
+                channel.close()
+            depths.append({"name": name, "waiting": waiting, "unacked": None})
+    return depths
 
 
 def record_beat(client: redis.Redis, now: float | None = None, prefix: str = "") -> None:

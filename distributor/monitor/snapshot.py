@@ -20,9 +20,9 @@ from distributor.monitor.articles import scheduled_articles
 from distributor.monitor.progress import recent_sends, troubled_posts
 from distributor.monitor.queues import (
     broker_client,
+    broker_queue_depths,
     last_beat,
     ping_workers,
-    queue_depths,
     worker_heartbeats,
 )
 from distributor.monitor.schedule import digest_lists
@@ -44,7 +44,7 @@ def broker_facts(settings: Settings, celery_app=None) -> dict[str, Any]:
                             "mail_routes": route_states(settings, None)}
     client = broker_client(settings)
     try:
-        data["queues"] = queue_depths(client, settings.broker_prefix)
+        data["queues"] = broker_queue_depths(settings, client)
         beats = worker_heartbeats(client, settings.broker_prefix)
         data["beat"] = _when(last_beat(client, settings.broker_prefix))
         data["mail_routes"] = route_states(settings, client)
@@ -65,9 +65,29 @@ def broker_facts(settings: Settings, celery_app=None) -> dict[str, Any]:
 
 
 def settings_host(settings: Settings) -> str:
-    """host:port/db of the broker, without credentials."""
-    parts = urlsplit(settings.broker_url)
-    return f"{parts.hostname}:{parts.port or 6379}{parts.path}"
+    """Where the broker is (and the Redis beside it, when another), without credentials."""
+    shown = _where(settings.broker_url)
+    if settings.redis_url:
+        shown += f", redis {_where(settings.redis_url)}"
+    return shown
+
+
+def redis_host(settings: Settings) -> str:
+    """Where the Redis of rate limits and heartbeats is, without credentials."""
+    return _where(settings.redis)
+
+
+def _where(url: str) -> str:
+    hosts = [urlsplit(part) for part in url.split(";")]
+    if hosts[0].scheme == "sentinel":
+        return (f"sentinel {_sentinels(hosts)}"
+                f"{next((h.path for h in hosts if h.path.strip('/')), '/0')}")
+    default = {"amqp": 5672, "amqps": 5671}.get(hosts[0].scheme, 6379)
+    return f"{hosts[0].hostname}:{hosts[0].port or default}{hosts[0].path}"
+
+
+def _sentinels(hosts) -> str:
+    return ",".join(f"{h.hostname}:{h.port or 26379}" for h in hosts)
 
 
 def snapshot(db: Database, celery_app, settings: Settings) -> dict[str, Any]:

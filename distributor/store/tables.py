@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -228,11 +229,13 @@ class Batch(Base):
 
 
 class Delivery(Base):
-    """The ledger: one row per send and recipient. state: states.DeliveryState"""
+    """The ledger: one row per send and recipient. state: states.DeliveryState
+    On PostgreSQL it is partitioned by ranges of send_id (store/partitions.py) and its
+    primary key there is (id, send_id); its id a bigint (SQLite's rowid is 64-bit too)."""
 
     __tablename__ = "deliveries"
     __table_args__ = (UniqueConstraint("send_id", "subscriber_id"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     send_id: Mapped[int] = mapped_column(ForeignKey("sends.id", ondelete="CASCADE"))
     subscriber_id: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(10))

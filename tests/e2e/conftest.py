@@ -14,7 +14,14 @@ from distributor.config import Settings
 from distributor.store import Database
 from tasks.app import make_app
 from tasks.dispatch import CeleryDispatcher
-from tests.conftest import WEBHOOK_SECRET, Worker, new_database_url, settings_env, write_config
+from tests.conftest import (
+    WEBHOOK_SECRET,
+    Worker,
+    delete_broker_queues,
+    new_database_url,
+    settings_env,
+    write_config,
+)
 
 
 @dataclass
@@ -52,3 +59,4 @@ def stack(backend, postgres, redis_url, smtp_server, http_receiver, tmp_path_fac
                 tmp)
     worker.stop()
     db.dispose()
+    delete_broker_queues(env)

@@ -19,7 +19,14 @@ from distributor.config import Settings
 from distributor.store import Database, MailingList, Subscriber, Subscription
 from tasks.app import make_app
 from tasks.dispatch import CeleryDispatcher
-from tests.conftest import ROOT, Worker, new_database_url, settings_env, write_config
+from tests.conftest import (
+    ROOT,
+    Worker,
+    delete_broker_queues,
+    new_database_url,
+    settings_env,
+    write_config,
+)
 
 FAST = {"lease_seconds": "5", "sweep_every": "1", "sweep_grace": "2",
         "email_retry_base": "1", "channel_retry_base": "0.5", "http_timeout": "1",
@@ -95,6 +102,7 @@ def fault_stack(backend, postgres, redis_url, smtp_server, tmp_path, redis_clien
     for stack in made:
         stack.stop()
         stack.db.dispose()
+        delete_broker_queues(stack.env)
     for key in redis_client.scan_iter(f"{prefix}*"):
         redis_client.delete(key)
 

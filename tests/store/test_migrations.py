@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from distributor.store import Base, Database
+from distributor.store.partitions import is_partition_name
 from tests.conftest import new_database_url
 
 
@@ -14,8 +15,14 @@ def test_migrations_match_the_models_and_can_be_repeated(backend, postgres, tmp_
     db.upgrade()
     db.upgrade()  # `distributor db upgrade` is idempotent
     with db.engine.connect() as connection:
-        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+        context = MigrationContext.configure(connection, opts={"include_name": include_name})
+        assert compare_metadata(context, Base.metadata) == []
     db.dispose()
+
+
+def include_name(name, type_, parent_names) -> bool:
+    """PostgreSQL's partitions of the ledger are not models (migration 0012)."""
+    return not (type_ == "table" and is_partition_name(name))
 
 
 def test_the_quick_schema_check_knows_the_newest_migration():
