@@ -58,11 +58,12 @@ def monitored(tmp_path: Path, redis_url, smtp_server, http_receiver) -> Monitore
     http_receiver.replies.clear()
     config = write_config(tmp_path / "distributor.toml", channels=[
         # A refusing receiver is retried until max_age (Standard Webhooks): a short one
-        # here, so a refused post fails at its first retry (after channel_retry_base).
-        {"name": "newsroom-hook", "type": "webhook", "max_age": "3s",
+        # here, with quick retries, so a refused post fails within seconds; long enough
+        # that a loaded machine still gives the post its first turn within it.
+        {"name": "newsroom-hook", "type": "webhook", "max_age": "12s",
          "url": http_receiver.url(f"/hooks/{uuid.uuid4().hex[:6]}")}])
     env = settings_env(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", redis_url,
-                       smtp_server.url, config)
+                       smtp_server.url, config, channel_retry_base="1")
     settings = load_settings(env)
     db = Database(settings.database_url.get_secret_value())
     db.upgrade()

@@ -24,15 +24,16 @@ def post_state(monitored, guid: str) -> str:
 
 def publish_refused_post(monitored, start_worker) -> str:
     hook = urlsplit(monitored.settings.channels[0].options.url).path
-    refused = Reply(400, {"error": "unknown chat id"})
-    monitored.http.reply_on(hook, refused, refused)  # the first try and the one retry
+    monitored.http.reply_on(hook, *[Reply(400, {"error": "unknown chat id"})] * 20)
     start_worker(monitored.env)  # first, so that the post's turn comes within its max_age
     article_id = monitored.publish("Refused by the hook")
     with monitored.db.session() as session:
         guid = session.get(Article, article_id).guid
     wake.fan_out(monitored.db, monitored.dispatcher, article_id, datetime.now(UTC))
-    wait_for(lambda: post_state(monitored, guid) == "failed", timeout=30,
+    wait_for(lambda: post_state(monitored, guid) == "failed", timeout=60,
              what="the post to fail")
+    with monitored.http.lock:  # the receiver says 200 from now on
+        monitored.http.path_replies.pop(hook, None)
     return guid
 
 
@@ -45,7 +46,7 @@ def test_failures_list_and_retry_of_a_refused_webhook_post(monitored, start_work
     assert failure["id"].startswith("post:")
     assert failure["channel"] == "newsroom-hook"
     assert "400" in failure["error"] and "unknown chat id" in failure["error"]
-    assert failure["attempts"] == 2 and failure["retryable"] is True  # the try and its retry
+    assert failure["attempts"] >= 2 and failure["retryable"] is True  # the try and its retries
 
     human = monitored.cli("failures", "list")
     assert failure["id"] in human.stdout and "unknown chat id" in human.stdout
