@@ -35,6 +35,7 @@ class ListIn(BaseModel):
     quiet: str | None = Field(None, max_length=20, description="alerts wait: e.g. 22:00-06:00")
     from_address: str | None = Field(None, max_length=400, alias="from")
     reply_to: str | None = Field(None, max_length=400)
+    public: bool = Field(False, description="hosted sign-up page and web archive are served")
 
 
 class SubscriberIn(BaseModel):
@@ -56,7 +57,8 @@ def post_list(body: ListIn, request: Request) -> dict:
                           schedule=body.schedule, timezone=body.timezone,
                           sections=body.sections, double_opt_in=body.double_opt_in,
                           max_age=body.max_age, quiet=body.quiet,
-                          from_address=body.from_address, reply_to=body.reply_to)
+                          from_address=body.from_address, reply_to=body.reply_to,
+                          public=body.public)
     return {"name": created.name, "kind": created.kind}
 
 

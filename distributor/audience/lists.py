@@ -109,7 +109,7 @@ def create_list(db: Database, name: str, *, instant: bool = True, schedule: str 
                 timezone: str = "UTC", sections: Iterable[str] = (),
                 double_opt_in: bool = False, max_age: str | float | None = None,
                 quiet: str | None = None, from_address: str | None = None,
-                reply_to: str | None = None) -> MailingList:
+                reply_to: str | None = None, public: bool = False) -> MailingList:
     name = check_list_name(name)
     from_address = check_sender(from_address, "from")
     reply_to = check_sender(reply_to, "reply_to")
@@ -128,7 +128,7 @@ def create_list(db: Database, name: str, *, instant: bool = True, schedule: str 
         mailing_list = MailingList(name=name, kind="instant" if instant else "digest",
                                    schedule=schedule, timezone=timezone, sections=sections,
                                    double_opt_in=double_opt_in, from_address=from_address,
-                                   reply_to=reply_to, **extra)
+                                   reply_to=reply_to, public=public, **extra)
         session.add(mailing_list)
     return mailing_list
 
@@ -138,7 +138,8 @@ _UNSET = object()
 
 def update_list(db: Database, name: str, *, schedule: str | None = None,
                 timezone: str | None = None, max_age: str | float | None = None,
-                quiet: str | None = None, from_address=_UNSET, reply_to=_UNSET) -> MailingList:
+                quiet: str | None = None, from_address=_UNSET, reply_to=_UNSET,
+                public: bool | None = None) -> MailingList:
     """Change a list in place (its subscribers and history stay). Everything is checked
     before anything is written."""
     changes: dict = {}
@@ -154,9 +155,11 @@ def update_list(db: Database, name: str, *, schedule: str | None = None,
         changes["from_address"] = check_sender(from_address, "from")
     if reply_to is not _UNSET:
         changes["reply_to"] = check_sender(reply_to, "reply_to")
+    if public is not None:
+        changes["public"] = public
     if not changes:
         raise InvalidInput("nothing to change: give --schedule, --timezone, --max-age, --quiet, "
-                           "--from or --reply-to",
+                           "--from, --reply-to or --public/--private",
                            {"list": "nothing to change"})
     with db.session() as session:
         mailing_list = get_list(session, name)
@@ -200,6 +203,7 @@ class ListSummary:
     active: int
     from_address: str | None = None
     reply_to: str | None = None
+    public: bool = False
 
 
 def list_lists(db: Database) -> list[ListSummary]:
@@ -209,7 +213,7 @@ def list_lists(db: Database) -> list[ListSummary]:
             .where(Subscription.status == SubscriptionStatus.ACTIVE).group_by(Subscription.list_id)).all())
         return [ListSummary(m.name, m.kind, m.schedule, m.timezone, list(m.sections),
                             m.double_opt_in, m.max_age, m.quiet, counts.get(m.id, 0),
-                            m.from_address, m.reply_to)
+                            m.from_address, m.reply_to, m.public)
                 for m in session.scalars(select(MailingList).order_by(MailingList.name))]
 
 

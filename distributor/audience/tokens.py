@@ -1,4 +1,4 @@
-"""Signed tokens for unsubscribe and confirm links.
+"""Signed tokens for unsubscribe, confirm and manage (preference centre) links.
 
 A token names the subscriber, the list and a digest of the address, so it
 cannot be altered, forged without the secret key, or used for another person
@@ -27,6 +27,22 @@ def unsubscribe_token(secret: str, subscriber_id: int, list_id: int, email: str)
 def confirm_token(secret: str, subscriber_id: int, list_id: int, email: str) -> str:
     serializer = URLSafeTimedSerializer(secret, salt="confirm")
     return serializer.dumps([subscriber_id, list_id, email_digest(email)[:16]])
+
+
+def manage_token(secret: str, subscriber_id: int, email: str) -> str:
+    """The key to one reader's preference centre (every list they are on). It does not
+    expire: it sits in the footer of every email they keep."""
+    serializer = URLSafeSerializer(secret, salt="manage")
+    return serializer.dumps([subscriber_id, email_digest(email)[:16]])
+
+
+def read_manage_token(secret: str, token: str) -> tuple[int, str]:
+    """(subscriber_id, address digest prefix) or InvalidInput."""
+    try:
+        subscriber_id, digest = URLSafeSerializer(secret, salt="manage").loads(token)
+        return int(subscriber_id), str(digest)
+    except (BadSignature, ValueError, TypeError):
+        raise InvalidInput("this link is not valid", {"token": "invalid"}) from None
 
 
 def read_token(secret: str, token: str, purpose: str) -> tuple[int, int, str]:

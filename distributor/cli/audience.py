@@ -38,10 +38,14 @@ def lists() -> None:
               help='This list\'s sender, e.g. "Morning Brief <brief@news.example.org>" '
                    "(default: DISTRIBUTOR_FROM).")
 @click.option("--reply-to", metavar="ADDR", help="Where replies to this list's emails go.")
+@click.option("--public/--private", default=False, show_default=True,
+              help="Public: readers find it on the web (sign-up page /lists/NAME/subscribe, "
+                   "archive /archive/NAME, Atom feed, the preference centre).")
 @pass_ctx
 def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, tz: str,
                  sections: tuple[str, ...], double_opt_in: bool, max_age: str | None,
-                 quiet: str | None, from_address: str | None, reply_to: str | None) -> None:
+                 quiet: str | None, from_address: str | None, reply_to: str | None,
+                 public: bool) -> None:
     """Create the list NAME."""
     from distributor.audience.lists import create_list
 
@@ -49,7 +53,8 @@ def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, t
         raise click.UsageError("give --instant or --schedule CRON")
     created = create_list(obj.db, name, instant=instant, schedule=schedule, timezone=tz,
                           sections=sections, double_opt_in=double_opt_in, max_age=max_age,
-                          quiet=quiet, from_address=from_address, reply_to=reply_to)
+                          quiet=quiet, from_address=from_address, reply_to=reply_to,
+                          public=public)
     click.echo(f"created {created.kind} list {created.name}" + _next_run(created))
 
 
@@ -62,10 +67,12 @@ def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, t
 @click.option("--from", "from_address", metavar="ADDR",
               help='This list\'s sender, "Name <addr@domain>"; "" goes back to DISTRIBUTOR_FROM.')
 @click.option("--reply-to", metavar="ADDR", help='Where replies go; "" removes Reply-To.')
+@click.option("--public/--private", default=None,
+              help="Serve (or stop serving) its sign-up page, web archive and Atom feed.")
 @pass_ctx
 def lists_update(obj: Context, name: str, schedule: str | None, tz: str | None,
                  max_age: str | None, quiet: str | None, from_address: str | None,
-                 reply_to: str | None) -> None:
+                 reply_to: str | None, public: bool | None) -> None:
     """Change the list NAME in place: only what is given changes; its subscribers and
     history stay. Prints the next scheduled digest after the change."""
     from distributor.audience.lists import update_list
@@ -73,7 +80,7 @@ def lists_update(obj: Context, name: str, schedule: str | None, tz: str | None,
     senders = {k: v for k, v in (("from_address", from_address), ("reply_to", reply_to))
                if v is not None}
     updated = update_list(obj.db, name, schedule=schedule, timezone=tz, max_age=max_age,
-                          quiet=quiet, **senders)
+                          quiet=quiet, public=public, **senders)
     click.echo(f"updated list {updated.name}" + _next_run(updated))
 
 

@@ -1,5 +1,6 @@
 """What each email says: the alert, the digest and the confirmation request, and the
-links that belong to one recipient (unsubscribe, confirm).
+links that belong to one recipient (unsubscribe, manage, confirm) or to one edition
+(its web copy in the archive).
 
 This is the one owner of message content. message.py turns what is composed here
 into bytes (render once, fill per recipient); batch.py, preview.py and confirm.py
@@ -18,11 +19,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from distributor.audience.tokens import confirm_token, unsubscribe_token
+from distributor.audience.tokens import confirm_token, manage_token, unsubscribe_token
 from distributor.config import Settings
 from distributor.email.message import CompiledEmail, Recipient, compile_email
 from distributor.outbox.plan import sections_match
 from distributor.store import Article, MailingList, Send
+from distributor.templates import environment
 
 ALERT_DATE = "%d %B %Y, %H:%M UTC"
 DIGEST_TIME = "%d %b, %H:%M"  # each article's time, in the list's zone
@@ -35,9 +37,20 @@ def unsubscribe_url(settings: Settings, subscriber_id: int, list_id: int, email:
     return f"{settings.public_url}/unsubscribe/{token}"
 
 
+def manage_url(settings: Settings, subscriber_id: int, email: str) -> str:
+    return f"{settings.public_url}/manage/{manage_token(settings.secret, subscriber_id, email)}"
+
+
 def confirm_url(settings: Settings, subscriber_id: int, list_id: int, email: str) -> str:
     token = confirm_token(settings.secret, subscriber_id, list_id, email)
     return f"{settings.public_url}/confirm/{token}"
+
+
+def archive_url(settings: Settings, mailing_list: MailingList | None, send: Send) -> str | None:
+    """The edition's public web copy; None for a list that is not public."""
+    if mailing_list is None or not mailing_list.public:
+        return None
+    return f"{settings.public_url}/archive/{mailing_list.name}/{send.id}"
 
 
 def send_key(settings: Settings, send: Send) -> str:
@@ -53,7 +66,8 @@ def recipient(settings: Settings, list_id: int, subscriber_id: int, email: str,
               name: str) -> Recipient:
     """One reader of one list, with the links that are theirs alone."""
     return Recipient(subscriber_id, email, name,
-                     unsubscribe_url(settings, subscriber_id, list_id, email))
+                     unsubscribe_url(settings, subscriber_id, list_id, email),
+                     manage_url(settings, subscriber_id, email))
 
 
 def sender(mailing_list: MailingList | None) -> dict[str, str | None]:
@@ -63,12 +77,19 @@ def sender(mailing_list: MailingList | None) -> dict[str, str | None]:
     return {"from_address": mailing_list.from_address, "reply_to": mailing_list.reply_to}
 
 
-def compile_alert(settings: Settings, article: Article, list_name: str,
-                  message_key: str, mailing_list: MailingList | None = None) -> CompiledEmail:
+def alert_content(settings: Settings, article: Article) -> tuple[str, dict[str, Any]]:
+    """The alert's subject and template context."""
     payload = article.payload()
     payload["published_display"] = article.published_at.strftime(ALERT_DATE)
-    subject = f"{settings.publisher.subject_prefix}{article.title}"
-    return compile_email(settings, "alert", {"article": payload}, subject=subject,
+    return f"{settings.publisher.subject_prefix}{article.title}", {"article": payload}
+
+
+def compile_alert(settings: Settings, article: Article, list_name: str,
+                  message_key: str, mailing_list: MailingList | None = None,
+                  view_online_url: str | None = None) -> CompiledEmail:
+    subject, context = alert_content(settings, article)
+    context["view_online_url"] = view_online_url
+    return compile_email(settings, "alert", context, subject=subject,
                          list_name=list_name, message_key=message_key, **sender(mailing_list))
 
 
@@ -88,9 +109,11 @@ def group_by_section(mailing_list: MailingList, articles: list[dict]) -> list[di
 
 
 def compile_digest(settings: Settings, mailing_list: MailingList, articles: list[Article],
-                   until: datetime, message_key: str) -> CompiledEmail:
+                   until: datetime, message_key: str,
+                   view_online_url: str | None = None) -> CompiledEmail:
     """The digest of `articles` (newest first), grouped by section in the list's zone."""
     subject, context = digest_content(settings, mailing_list, articles, until)
+    context["view_online_url"] = view_online_url
     return compile_email(settings, "digest", context, subject=subject,
                          list_name=mailing_list.name, message_key=message_key,
                          **sender(mailing_list))
@@ -120,15 +143,14 @@ def compile_send(session: Session, settings: Settings, send: Send,
     """The message of a send for readers with these section preferences; None when
     nothing in it is for them."""
     mailing_list = session.get(MailingList, send.list_id)
+    online = archive_url(settings, mailing_list, send)
     if send.kind == "alert":
         article = session.get(Article, send.article_id)
         if preferences and not sections_match(list(preferences), article.section):
             return None
         return compile_alert(settings, article, mailing_list.name, send_key(settings, send),
-                             mailing_list)
-    by_id = {a.id: a for a in session.scalars(
-        select(Article).where(Article.id.in_(send.article_ids)))}
-    articles = [by_id[i] for i in send.article_ids if i in by_id]
+                             mailing_list, online)
+    articles = send_articles(session, send)
     if preferences:
         articles = [a for a in articles if sections_match(list(preferences), a.section)]
     if not articles:
@@ -136,7 +158,35 @@ def compile_send(session: Session, settings: Settings, send: Send,
     key = send_key(settings, send)
     if preferences:
         key += "-" + hashlib.sha1("|".join(preferences).encode()).hexdigest()[:8]
-    return compile_digest(settings, mailing_list, articles, send.until or send.created_at, key)
+    return compile_digest(settings, mailing_list, articles, send.until or send.created_at, key,
+                          online)
+
+
+def send_articles(session: Session, send: Send) -> list[Article]:
+    """What a send carried: its article, or a digest's articles in their order."""
+    ids = [send.article_id] if send.kind == "alert" else send.article_ids
+    by_id = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(ids)))}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def web_copy(session: Session, settings: Settings, send: Send) -> tuple[str, str] | None:
+    """(subject, HTML) of an edition as everyone may read it on the web: the whole
+    edition, no reader's address or links, no tracking. None when it carried nothing."""
+    mailing_list = session.get(MailingList, send.list_id)
+    articles = send_articles(session, send)
+    if not articles:
+        return None
+    if send.kind == "alert":
+        subject, context = alert_content(settings, articles[0])
+    else:
+        subject, context = digest_content(settings, mailing_list, articles,
+                                          send.until or send.created_at)
+    page = environment(settings.templates_dir).get_template(f"email/{send.kind}.html.j2")
+    return subject, page.render({"view_online_url": None, "transactional": False,
+                                 **context, "web": True, "recipient": {},
+                                 "publisher": settings.publisher,
+                                 "list_name": mailing_list.name,
+                                 "public_url": settings.public_url})
 
 
 def compile_confirm(settings: Settings, subscriber_id: int, email: str,

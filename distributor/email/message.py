@@ -21,7 +21,7 @@ from premailer import Premailer
 from distributor.config import Settings
 from distributor.templates import environment
 
-NAME, EMAIL, UNSUBSCRIBE = "name", "email", "unsubscribe_url"
+NAME, EMAIL, UNSUBSCRIBE, MANAGE = "name", "email", "unsubscribe_url", "manage_url"
 _UNSAFE_HEADER = re.compile(r"[\r\n\x00]")
 
 
@@ -31,6 +31,7 @@ class Recipient:
     email: str
     name: str
     unsubscribe_url: str
+    manage_url: str = ""  # the reader's preference centre
 
 
 def _encode_header(value: str) -> str:
@@ -52,7 +53,7 @@ def new_slots() -> dict[str, str]:
     """Placeholders for the recipient's details, with a random part drawn per compile:
     article text (feeds, CMS posts) cannot contain them, so it cannot be filled per reader."""
     nonce = secrets.token_hex(16)
-    return {key: f"%%{nonce}:{key}%%" for key in (NAME, EMAIL, UNSUBSCRIBE)}
+    return {key: f"%%{nonce}:{key}%%" for key in (NAME, EMAIL, UNSUBSCRIBE, MANAGE)}
 
 
 def _qp_template(text: str, slots: dict[str, str]) -> list[bytes | str]:
@@ -126,8 +127,10 @@ class CompiledEmail:
             f"List-Unsubscribe: {unsubscribe}\r\n"
         ).encode()
         text = _qp_fill(self.text_parts, {UNSUBSCRIBE: recipient.unsubscribe_url,
+                                          MANAGE: recipient.manage_url,
                                           EMAIL: recipient.email, NAME: name})
         body = _qp_fill(self.html_parts, {UNSUBSCRIBE: html.escape(recipient.unsubscribe_url),
+                                          MANAGE: html.escape(recipient.manage_url),
                                           EMAIL: html.escape(recipient.email),
                                           NAME: html.escape(name)})
         return b"".join((self.head, headers, b"\r\n", self.part_head, text,
@@ -147,7 +150,8 @@ def compile_email(settings: Settings, template: str, context: dict[str, Any], *,
     recipient, inline the CSS once, and build the MIME skeleton once."""
     env = environment(settings.templates_dir)
     slots = new_slots()
-    context = {**context, "recipient": slots, "publisher": settings.publisher,
+    context = {"web": False, "view_online_url": None, "transactional": False,
+               **context, "recipient": slots, "publisher": settings.publisher,
                "list_name": list_name, "public_url": settings.public_url}
     html_body = inline_css(env.get_template(f"email/{template}.html.j2").render(context))
     text_body = env.get_template(f"email/{template}.txt.j2").render(context)

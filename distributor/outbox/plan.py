@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from distributor.config import Settings
 from distributor.states import SEND_ENDED, BatchState, PostState, SendState
 from distributor.store import Article, Batch, ChannelPost, MailingList, Send
+from distributor.store.tables import UTCDateTime
 
 _BOUNDS = text("""
     SELECT subscriber_id, rn, total FROM (
@@ -19,10 +20,11 @@ _BOUNDS = text("""
                row_number() OVER (ORDER BY subscriber_id) AS rn,
                count(*) OVER () AS total
         FROM subscriptions WHERE list_id = :list_id AND status = 'active'
+            AND (paused_until IS NULL OR paused_until <= :now)
     ) ranked
     WHERE (rn - 1) % :size = 0 OR rn % :size = 0 OR rn = total
     ORDER BY subscriber_id
-""")
+""").bindparams(bindparam("now", type_=UTCDateTime))
 
 
 def sections_match(wanted: list[str], section: str | None) -> bool:
@@ -35,10 +37,12 @@ def sections_match(wanted: list[str], section: str | None) -> bool:
 
 def batch_bounds(session: Session, list_id: int, size: int) -> tuple[list[tuple[int, int]], int]:
     """Keyset ranges [first, last] of about `size` active subscribers each, and their count.
-    Only the range ends leave the database, never the whole id list."""
+    Only the range ends leave the database, never the whole id list. A reader who paused
+    (the preference centre) is not counted until the pause ends."""
     bounds: list[tuple[int, int]] = []
     first = total = 0
-    for subscriber_id, rn, total in session.execute(_BOUNDS, {"list_id": list_id, "size": size}):
+    params = {"list_id": list_id, "size": size, "now": datetime.now(UTC)}
+    for subscriber_id, rn, total in session.execute(_BOUNDS, params):
         if (rn - 1) % size == 0:
             first = subscriber_id
         if rn % size == 0 or rn == total:

@@ -94,6 +94,8 @@ class MailingList(Base):
     # The list's own sender ("Name <addr>") and Reply-To; None: DISTRIBUTOR_FROM, no Reply-To.
     from_address: Mapped[str | None] = mapped_column(String(400))
     reply_to: Mapped[str | None] = mapped_column(String(400))
+    # Readers may find it: its hosted sign-up page and its web archive are served.
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
     last_digest_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -123,6 +125,7 @@ class Subscription(Base):
     status: Mapped[str] = mapped_column(String(20), default=SubscriptionStatus.ACTIVE)
     sections: Mapped[list] = mapped_column(default=list)
     confirm_sent_at: Mapped[datetime | None]  # the last confirmation email: one an hour
+    paused_until: Mapped[datetime | None]  # the reader paused: no send planned before this
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
