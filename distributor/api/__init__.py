@@ -15,6 +15,7 @@ from distributor.api.errors import BodyLimit, install_error_handlers
 from distributor.api.monitor import router as monitor_router
 from distributor.api.public import router as public_router
 from distributor.api.readers import router as readers_router
+from distributor.api.signup import router as signup_router
 from distributor.api.subscribe import router as subscribe_router
 from distributor.config import Settings
 from distributor.monitor.queues import broker_client
@@ -51,6 +52,7 @@ def create_app(settings: Settings, db: Database, dispatcher: Dispatcher,
     app.include_router(public_router)
     app.include_router(subscribe_router)
     app.include_router(readers_router)
+    app.include_router(signup_router)
     app.include_router(monitor_router)
     app.include_router(dashboard_router)
     return app

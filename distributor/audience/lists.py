@@ -190,6 +190,15 @@ def get_list(session: Session, name: str) -> MailingList:
     return mailing_list
 
 
+def public_list(session: Session, name: str) -> MailingList:
+    """A list readers may find on the web; a private one is as unknown as a missing one."""
+    mailing_list = session.scalar(select(MailingList).where(MailingList.name == name,
+                                                            MailingList.public.is_(True)))
+    if mailing_list is None:
+        raise NotFound(f"no public list named {name!r}", {"list": "no such public list"})
+    return mailing_list
+
+
 @dataclass(frozen=True)
 class ListSummary:
     name: str

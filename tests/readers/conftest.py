@@ -15,6 +15,7 @@ from distributor.audience.lists import create_list
 from distributor.audience.subscribers import add_subscriber
 from distributor.audience.tokens import manage_token
 from distributor.email.batch import run_batch
+from distributor.email.confirm import send_confirmation
 from distributor.email.transport import open_transport
 from distributor.inbound.article import ingest
 from distributor.outbox.wake import MemoryDispatcher
@@ -27,6 +28,7 @@ class Newsroom:
         self.settings, self.db, self.smtp = settings, db, smtp_server
         self.transport = open_transport(settings.smtp_url.get_secret_value(), 10)
         self.tag = uuid.uuid4().hex[:8]
+        self.dispatcher = MemoryDispatcher()  # records the confirm tasks the pages ask for
         create_list(db, "breaking", instant=True, public=True)
         create_list(db, "daily", instant=False, schedule="0 7 * * *",
                     timezone="Asia/Kolkata", public=True)
@@ -63,8 +65,14 @@ class Newsroom:
         return [m.message for m in self.smtp.handler.to(email)]
 
     def client(self) -> TestClient:
-        return TestClient(create_app(self.settings, self.db, MemoryDispatcher()),
+        return TestClient(create_app(self.settings, self.db, self.dispatcher),
                           raise_server_exceptions=False)
+
+    def send_confirmations(self) -> None:
+        """What the worker's confirm task does, for each task the pages enqueued."""
+        for subscription_id in self.dispatcher.ids("email.confirm"):
+            send_confirmation(self.db, self.settings, self.transport, subscription_id)
+        self.dispatcher.calls.clear()
 
 
 @pytest.fixture()
