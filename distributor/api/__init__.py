@@ -6,6 +6,7 @@ import logging
 
 from fastapi import FastAPI
 
+from distributor.api.archive import router as archive_router
 from distributor.api.articles import router as articles_router
 from distributor.api.audience import router as audience_router
 from distributor.api.audit import AuditTrail
@@ -53,6 +54,7 @@ def create_app(settings: Settings, db: Database, dispatcher: Dispatcher,
     app.include_router(subscribe_router)
     app.include_router(readers_router)
     app.include_router(signup_router)
+    app.include_router(archive_router)
     app.include_router(monitor_router)
     app.include_router(dashboard_router)
     return app

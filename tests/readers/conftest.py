@@ -16,6 +16,7 @@ from distributor.audience.subscribers import add_subscriber
 from distributor.audience.tokens import manage_token
 from distributor.email.batch import run_batch
 from distributor.email.confirm import send_confirmation
+from distributor.email.digests import trigger_digest
 from distributor.email.transport import open_transport
 from distributor.inbound.article import ingest
 from distributor.outbox.wake import MemoryDispatcher
@@ -60,6 +61,16 @@ class Newsroom:
         for batch_id in batch_ids:
             run_batch(self.db, self.settings, self.transport, batch_id)
         return send_id
+
+    def digest(self) -> int:
+        """Send the `daily` digest now (over SMTP); its send's id."""
+        result = trigger_digest(self.db, self.settings, "daily")
+        with self.db.session() as session:
+            batch_ids = list(session.scalars(select(Batch.id).where(
+                Batch.send_id == result.send_id)))
+        for batch_id in batch_ids:
+            run_batch(self.db, self.settings, self.transport, batch_id)
+        return result.send_id
 
     def mailed(self, email: str) -> list:
         return [m.message for m in self.smtp.handler.to(email)]
