@@ -11,6 +11,7 @@ from distributor.api.articles import router as articles_router
 from distributor.api.audience import router as audience_router
 from distributor.api.audit import AuditTrail
 from distributor.api.auth import RedisReplayGuard
+from distributor.api.clicks import router as clicks_router
 from distributor.api.dashboard import router as dashboard_router
 from distributor.api.errors import BodyLimit, install_error_handlers
 from distributor.api.monitor import router as monitor_router
@@ -55,6 +56,7 @@ def create_app(settings: Settings, db: Database, dispatcher: Dispatcher,
     app.include_router(readers_router)
     app.include_router(signup_router)
     app.include_router(archive_router)
+    app.include_router(clicks_router)
     app.include_router(monitor_router)
     app.include_router(dashboard_router)
     return app

@@ -36,6 +36,9 @@ class ListIn(BaseModel):
     from_address: str | None = Field(None, max_length=400, alias="from")
     reply_to: str | None = Field(None, max_length=400)
     public: bool = Field(False, description="hosted sign-up page and web archive are served")
+    tracking: str = Field("off", max_length=20, description="off | aggregate | per-subscriber")
+    utm: str | None = Field(None, max_length=500, description="utm_source=…&utm_medium=…")
+    track_opens: bool = Field(False, description="an open pixel (unreliable)")
 
 
 class SubscriberIn(BaseModel):
@@ -58,7 +61,8 @@ def post_list(body: ListIn, request: Request) -> dict:
                           sections=body.sections, double_opt_in=body.double_opt_in,
                           max_age=body.max_age, quiet=body.quiet,
                           from_address=body.from_address, reply_to=body.reply_to,
-                          public=body.public)
+                          public=body.public, tracking=body.tracking, utm=body.utm,
+                          track_opens=body.track_opens)
     return {"name": created.name, "kind": created.kind}
 
 

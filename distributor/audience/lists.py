@@ -14,6 +14,7 @@ from croniter import croniter
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from distributor.audience.tracking import OFF, check_tracking, check_utm
 from distributor.config import check_from_address, parse_duration
 from distributor.errors import InvalidInput, NotFound
 from distributor.states import SubscriptionStatus
@@ -109,8 +110,10 @@ def create_list(db: Database, name: str, *, instant: bool = True, schedule: str 
                 timezone: str = "UTC", sections: Iterable[str] = (),
                 double_opt_in: bool = False, max_age: str | float | None = None,
                 quiet: str | None = None, from_address: str | None = None,
-                reply_to: str | None = None, public: bool = False) -> MailingList:
+                reply_to: str | None = None, public: bool = False, tracking: str = OFF,
+                utm: str | None = None, track_opens: bool = False) -> MailingList:
     name = check_list_name(name)
+    tracking, utm = check_tracking(tracking), check_utm(utm)
     from_address = check_sender(from_address, "from")
     reply_to = check_sender(reply_to, "reply_to")
     if instant == bool(schedule):
@@ -128,7 +131,8 @@ def create_list(db: Database, name: str, *, instant: bool = True, schedule: str 
         mailing_list = MailingList(name=name, kind="instant" if instant else "digest",
                                    schedule=schedule, timezone=timezone, sections=sections,
                                    double_opt_in=double_opt_in, from_address=from_address,
-                                   reply_to=reply_to, public=public, **extra)
+                                   reply_to=reply_to, public=public, tracking=tracking,
+                                   utm=utm, track_opens=track_opens, **extra)
         session.add(mailing_list)
     return mailing_list
 
@@ -139,7 +143,8 @@ _UNSET = object()
 def update_list(db: Database, name: str, *, schedule: str | None = None,
                 timezone: str | None = None, max_age: str | float | None = None,
                 quiet: str | None = None, from_address=_UNSET, reply_to=_UNSET,
-                public: bool | None = None) -> MailingList:
+                public: bool | None = None, tracking: str | None = None,
+                utm: str | None = None, track_opens: bool | None = None) -> MailingList:
     """Change a list in place (its subscribers and history stay). Everything is checked
     before anything is written."""
     changes: dict = {}
@@ -157,9 +162,16 @@ def update_list(db: Database, name: str, *, schedule: str | None = None,
         changes["reply_to"] = check_sender(reply_to, "reply_to")
     if public is not None:
         changes["public"] = public
+    if tracking is not None:
+        changes["tracking"] = check_tracking(tracking)
+    if utm is not None:
+        changes["utm"] = check_utm(utm)
+    if track_opens is not None:
+        changes["track_opens"] = track_opens
     if not changes:
         raise InvalidInput("nothing to change: give --schedule, --timezone, --max-age, --quiet, "
-                           "--from, --reply-to or --public/--private",
+                           "--from, --reply-to, --public/--private, --tracking, --utm or "
+                           "--opens/--no-opens",
                            {"list": "nothing to change"})
     with db.session() as session:
         mailing_list = get_list(session, name)
@@ -213,6 +225,9 @@ class ListSummary:
     from_address: str | None = None
     reply_to: str | None = None
     public: bool = False
+    tracking: str = OFF
+    utm: str | None = None
+    track_opens: bool = False
 
 
 def list_lists(db: Database) -> list[ListSummary]:
@@ -222,7 +237,8 @@ def list_lists(db: Database) -> list[ListSummary]:
             .where(Subscription.status == SubscriptionStatus.ACTIVE).group_by(Subscription.list_id)).all())
         return [ListSummary(m.name, m.kind, m.schedule, m.timezone, list(m.sections),
                             m.double_opt_in, m.max_age, m.quiet, counts.get(m.id, 0),
-                            m.from_address, m.reply_to, m.public)
+                            m.from_address, m.reply_to, m.public, m.tracking, m.utm,
+                            m.track_opens)
                 for m in session.scalars(select(MailingList).order_by(MailingList.name))]
 
 

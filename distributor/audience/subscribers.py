@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from distributor.audience.lists import clean_name, get_list
 from distributor.audience.tokens import email_digest, read_token
+from distributor.audience.tracking import erase_events
 from distributor.errors import InvalidInput, NotFound
 from distributor.states import SubscriptionStatus
 from distributor.store import Database, MailingList, Subscriber, Subscription, Suppression
@@ -194,6 +195,7 @@ def remove_subscriber(db: Database, email: str, list_name: str | None = None,
             raise NotFound(f"no subscriber {email}", {"email": "unknown"})
         if erase:
             suppress(session, email, "erased")
+            erase_events(session, subscriber.id)
             session.execute(delete(Subscription).where(
                 Subscription.subscriber_id == subscriber.id))
             session.delete(subscriber)

@@ -1,4 +1,5 @@
-"""Signed tokens for unsubscribe, confirm and manage (preference centre) links.
+"""Signed tokens for unsubscribe, confirm and manage (preference centre) links, and
+for tracked links (which edition and article; which reader, on per-subscriber lists).
 
 A token names the subscriber, the list and a digest of the address, so it
 cannot be altered, forged without the secret key, or used for another person
@@ -43,6 +44,33 @@ def read_manage_token(secret: str, token: str) -> tuple[int, str]:
         return int(subscriber_id), str(digest)
     except (BadSignature, ValueError, TypeError):
         raise InvalidInput("this link is not valid", {"token": "invalid"}) from None
+
+
+def click_token(secret: str, send_id: int, article_id: int, channel: str = "email") -> str:
+    """Names an article of an edition, never a URL: the redirect can only lead to an
+    article that edition carried."""
+    return URLSafeSerializer(secret, salt="click").dumps([send_id, article_id, channel])
+
+
+def read_click_token(secret: str, token: str) -> tuple[int, int, str]:
+    try:
+        send_id, article_id, channel = URLSafeSerializer(secret, salt="click").loads(token)
+        return int(send_id), int(article_id), str(channel)
+    except (BadSignature, ValueError, TypeError):
+        raise InvalidInput("this link is not valid", {"token": "invalid"}) from None
+
+
+def reader_token(secret: str, subscriber_id: int) -> str:
+    return URLSafeSerializer(secret, salt="reader").dumps(subscriber_id)
+
+
+def read_reader_token(secret: str, token: str) -> int | None:
+    """The subscriber a reader tag names; None when it is not ours (the click still
+    counts, for nobody)."""
+    try:
+        return int(URLSafeSerializer(secret, salt="reader").loads(token))
+    except (BadSignature, ValueError, TypeError):
+        return None
 
 
 def read_token(secret: str, token: str, purpose: str) -> tuple[int, int, str]:

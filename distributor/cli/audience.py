@@ -41,11 +41,21 @@ def lists() -> None:
 @click.option("--public/--private", default=False, show_default=True,
               help="Public: readers find it on the web (sign-up page /lists/NAME/subscribe, "
                    "archive /archive/NAME, Atom feed, the preference centre).")
+@click.option("--tracking", type=click.Choice(["off", "aggregate", "per-subscriber"]),
+              help="Clicks: off (default; links go straight to the article), aggregate "
+                   "(counts only) or per-subscriber (who clicked, deleted on erase).")
+@click.option("--utm", metavar="QUERY",
+              help='UTM parameters added to article links, e.g. '
+                   '"utm_source=newsletter&utm_medium=email" ("" removes them).')
+@click.option("--opens/--no-opens", "track_opens", default=None,
+              help="Count opens with a pixel (needs --tracking; unreliable: mail clients "
+                   "load or block images at will).")
 @pass_ctx
 def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, tz: str,
                  sections: tuple[str, ...], double_opt_in: bool, max_age: str | None,
                  quiet: str | None, from_address: str | None, reply_to: str | None,
-                 public: bool) -> None:
+                 public: bool, tracking: str | None, utm: str | None,
+                 track_opens: bool | None) -> None:
     """Create the list NAME."""
     from distributor.audience.lists import create_list
 
@@ -54,7 +64,8 @@ def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, t
     created = create_list(obj.db, name, instant=instant, schedule=schedule, timezone=tz,
                           sections=sections, double_opt_in=double_opt_in, max_age=max_age,
                           quiet=quiet, from_address=from_address, reply_to=reply_to,
-                          public=public)
+                          public=public, tracking=tracking or "off", utm=utm,
+                          track_opens=bool(track_opens))
     click.echo(f"created {created.kind} list {created.name}" + _next_run(created))
 
 
@@ -69,10 +80,20 @@ def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, t
 @click.option("--reply-to", metavar="ADDR", help='Where replies go; "" removes Reply-To.')
 @click.option("--public/--private", default=None,
               help="Serve (or stop serving) its sign-up page, web archive and Atom feed.")
+@click.option("--tracking", type=click.Choice(["off", "aggregate", "per-subscriber"]),
+              help="Clicks: off (default; links go straight to the article), aggregate "
+                   "(counts only) or per-subscriber (who clicked, deleted on erase).")
+@click.option("--utm", metavar="QUERY",
+              help='UTM parameters added to article links, e.g. '
+                   '"utm_source=newsletter&utm_medium=email" ("" removes them).')
+@click.option("--opens/--no-opens", "track_opens", default=None,
+              help="Count opens with a pixel (needs --tracking; unreliable: mail clients "
+                   "load or block images at will).")
 @pass_ctx
 def lists_update(obj: Context, name: str, schedule: str | None, tz: str | None,
                  max_age: str | None, quiet: str | None, from_address: str | None,
-                 reply_to: str | None, public: bool | None) -> None:
+                 reply_to: str | None, public: bool | None, tracking: str | None,
+                 utm: str | None, track_opens: bool | None) -> None:
     """Change the list NAME in place: only what is given changes; its subscribers and
     history stay. Prints the next scheduled digest after the change."""
     from distributor.audience.lists import update_list
@@ -80,7 +101,8 @@ def lists_update(obj: Context, name: str, schedule: str | None, tz: str | None,
     senders = {k: v for k, v in (("from_address", from_address), ("reply_to", reply_to))
                if v is not None}
     updated = update_list(obj.db, name, schedule=schedule, timezone=tz, max_age=max_age,
-                          quiet=quiet, public=public, **senders)
+                          quiet=quiet, public=public, tracking=tracking, utm=utm,
+                          track_opens=track_opens, **senders)
     click.echo(f"updated list {updated.name}" + _next_run(updated))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +20,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from distributor.audience.tokens import confirm_token, manage_token, unsubscribe_token
+from distributor.audience.tokens import (
+    confirm_token,
+    manage_token,
+    reader_token,
+    unsubscribe_token,
+)
+from distributor.audience.tracking import PER_SUBSCRIBER, article_link, open_pixel
 from distributor.config import Settings
 from distributor.email.message import CompiledEmail, Recipient, compile_email
 from distributor.outbox.plan import sections_match
@@ -67,7 +74,8 @@ def recipient(settings: Settings, list_id: int, subscriber_id: int, email: str,
     """One reader of one list, with the links that are theirs alone."""
     return Recipient(subscriber_id, email, name,
                      unsubscribe_url(settings, subscriber_id, list_id, email),
-                     manage_url(settings, subscriber_id, email))
+                     manage_url(settings, subscriber_id, email),
+                     reader_token(settings.secret, subscriber_id))
 
 
 def sender(mailing_list: MailingList | None) -> dict[str, str | None]:
@@ -77,20 +85,54 @@ def sender(mailing_list: MailingList | None) -> dict[str, str | None]:
     return {"from_address": mailing_list.from_address, "reply_to": mailing_list.reply_to}
 
 
-def alert_content(settings: Settings, article: Article) -> tuple[str, dict[str, Any]]:
-    """The alert's subject and template context."""
+@dataclass(frozen=True)
+class EditionLinks:
+    """The links of an edition that are the same for every reader: its web copy, where
+    each article's links point (tracked or with UTM parameters), the open pixel."""
+
+    view_online: str | None = None
+    articles: dict[int, str] = field(default_factory=dict)  # article id -> link
+    pixel: str | None = None
+    per_reader: bool = False  # tracked links end in the reader's tag
+
+    def context(self) -> dict[str, Any]:
+        return {"view_online_url": self.view_online, "open_pixel": self.pixel}
+
+
+PLAIN = EditionLinks()  # the article's own URL, nothing else
+
+
+def edition_links(settings: Settings, mailing_list: MailingList, send: Send,
+                  articles: list[Article]) -> EditionLinks:
+    link = {a.id: article_link(settings.public_url, settings.secret, mailing_list, send.id, a)
+            for a in articles}
+    return EditionLinks(archive_url(settings, mailing_list, send), link,
+                        open_pixel(settings.public_url, settings.secret, mailing_list, send.id),
+                        mailing_list.tracking == PER_SUBSCRIBER)
+
+
+def _linked(article: Article, links: EditionLinks) -> dict[str, Any]:
     payload = article.payload()
+    payload["link"] = links.articles.get(article.id, article.url)
+    return payload
+
+
+def alert_content(settings: Settings, article: Article,
+                  links: EditionLinks = PLAIN) -> tuple[str, dict[str, Any]]:
+    """The alert's subject and template context."""
+    payload = _linked(article, links)
     payload["published_display"] = article.published_at.strftime(ALERT_DATE)
-    return f"{settings.publisher.subject_prefix}{article.title}", {"article": payload}
+    return (f"{settings.publisher.subject_prefix}{article.title}",
+            {"article": payload, **links.context()})
 
 
 def compile_alert(settings: Settings, article: Article, list_name: str,
                   message_key: str, mailing_list: MailingList | None = None,
-                  view_online_url: str | None = None) -> CompiledEmail:
-    subject, context = alert_content(settings, article)
-    context["view_online_url"] = view_online_url
+                  links: EditionLinks = PLAIN) -> CompiledEmail:
+    subject, context = alert_content(settings, article, links)
     return compile_email(settings, "alert", context, subject=subject,
-                         list_name=list_name, message_key=message_key, **sender(mailing_list))
+                         list_name=list_name, message_key=message_key,
+                         per_reader=links.per_reader, **sender(mailing_list))
 
 
 def group_by_section(mailing_list: MailingList, articles: list[dict]) -> list[dict]:
@@ -110,22 +152,21 @@ def group_by_section(mailing_list: MailingList, articles: list[dict]) -> list[di
 
 def compile_digest(settings: Settings, mailing_list: MailingList, articles: list[Article],
                    until: datetime, message_key: str,
-                   view_online_url: str | None = None) -> CompiledEmail:
+                   links: EditionLinks = PLAIN) -> CompiledEmail:
     """The digest of `articles` (newest first), grouped by section in the list's zone."""
-    subject, context = digest_content(settings, mailing_list, articles, until)
-    context["view_online_url"] = view_online_url
+    subject, context = digest_content(settings, mailing_list, articles, until, links)
     return compile_email(settings, "digest", context, subject=subject,
                          list_name=mailing_list.name, message_key=message_key,
-                         **sender(mailing_list))
+                         per_reader=links.per_reader, **sender(mailing_list))
 
 
 def digest_content(settings: Settings, mailing_list: MailingList, articles: list[Article],
-                   until: datetime) -> tuple[str, dict[str, Any]]:
+                   until: datetime, links: EditionLinks = PLAIN) -> tuple[str, dict[str, Any]]:
     """The digest's subject and template context."""
     zone = ZoneInfo(mailing_list.timezone)
     payloads: list[dict[str, Any]] = []
     for article in articles:
-        payload = article.payload()
+        payload = _linked(article, links)
         payload["published_at_dt"] = article.published_at
         payload["published_display"] = article.published_at.astimezone(zone).strftime(
             DIGEST_TIME)
@@ -134,7 +175,7 @@ def digest_content(settings: Settings, mailing_list: MailingList, articles: list
     subject = f"{settings.publisher.subject_prefix}{payloads[0]['title']}{more}"
     context = {"sections": group_by_section(mailing_list, payloads),
                "date": until.astimezone(zone).strftime(DIGEST_DATE),
-               "count": len(payloads), "timezone": mailing_list.timezone}
+               "count": len(payloads), "timezone": mailing_list.timezone, **links.context()}
     return subject, context
 
 
@@ -143,14 +184,14 @@ def compile_send(session: Session, settings: Settings, send: Send,
     """The message of a send for readers with these section preferences; None when
     nothing in it is for them."""
     mailing_list = session.get(MailingList, send.list_id)
-    online = archive_url(settings, mailing_list, send)
+    articles = send_articles(session, send)
+    links = edition_links(settings, mailing_list, send, articles)
     if send.kind == "alert":
-        article = session.get(Article, send.article_id)
+        article = articles[0]
         if preferences and not sections_match(list(preferences), article.section):
             return None
         return compile_alert(settings, article, mailing_list.name, send_key(settings, send),
-                             mailing_list, online)
-    articles = send_articles(session, send)
+                             mailing_list, links)
     if preferences:
         articles = [a for a in articles if sections_match(list(preferences), a.section)]
     if not articles:
@@ -159,7 +200,7 @@ def compile_send(session: Session, settings: Settings, send: Send,
     if preferences:
         key += "-" + hashlib.sha1("|".join(preferences).encode()).hexdigest()[:8]
     return compile_digest(settings, mailing_list, articles, send.until or send.created_at, key,
-                          online)
+                          links)
 
 
 def send_articles(session: Session, send: Send) -> list[Article]:
@@ -182,8 +223,8 @@ def web_copy(session: Session, settings: Settings, send: Send) -> tuple[str, str
         subject, context = digest_content(settings, mailing_list, articles,
                                           send.until or send.created_at)
     page = environment(settings.templates_dir).get_template(f"email/{send.kind}.html.j2")
-    return subject, page.render({"view_online_url": None, "transactional": False,
-                                 **context, "web": True, "recipient": {},
+    return subject, page.render({"transactional": False,
+                                 **context, "web": True, "recipient": {"reader_path": ""},
                                  "publisher": settings.publisher,
                                  "list_name": mailing_list.name,
                                  "public_url": settings.public_url})

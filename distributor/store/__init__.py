@@ -15,6 +15,7 @@ from distributor.store.tables import (
     FeedItem,
     FeedState,
     MailingList,
+    ReaderEvent,
     Send,
     SendTotal,
     Subscriber,
@@ -25,6 +26,6 @@ from distributor.store.tables import (
 __all__ = [
     "ApiToken", "Article", "AuditEntry", "Base", "Batch", "ChannelPost", "ChannelState",
     "DashboardSession", "Database", "Delivery", "DigestItem", "FeedItem", "FeedState",
-    "MailingList", "Send", "SendTotal", "Subscriber",
+    "MailingList", "ReaderEvent", "Send", "SendTotal", "Subscriber",
     "Subscription", "Suppression",
 ]

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -14,6 +15,7 @@ from distributor.api import create_app
 from distributor.audience.lists import create_list
 from distributor.audience.subscribers import add_subscriber
 from distributor.audience.tokens import manage_token
+from distributor.cli import cli
 from distributor.email.batch import run_batch
 from distributor.email.confirm import send_confirmation
 from distributor.email.digests import trigger_digest
@@ -21,12 +23,13 @@ from distributor.email.transport import open_transport
 from distributor.inbound.article import ingest
 from distributor.outbox.wake import MemoryDispatcher
 from distributor.store import Batch, Database, MailingList, Send, Subscriber
-from tests.conftest import new_database_url
+from tests.conftest import new_database_url, settings_env
+from tests.monitor.test_dashboard import browser  # noqa: F401 (the headless Chromium fixture)
 
 
 class Newsroom:
-    def __init__(self, settings, db: Database, smtp_server):
-        self.settings, self.db, self.smtp = settings, db, smtp_server
+    def __init__(self, settings, db: Database, smtp_server, url: str):
+        self.settings, self.db, self.smtp, self.url = settings, db, smtp_server, url
         self.transport = open_transport(settings.smtp_url.get_secret_value(), 10)
         self.tag = uuid.uuid4().hex[:8]
         self.dispatcher = MemoryDispatcher()  # records the confirm tasks the pages ask for
@@ -79,6 +82,19 @@ class Newsroom:
         return TestClient(create_app(self.settings, self.db, self.dispatcher),
                           raise_server_exceptions=False)
 
+    def cli(self, tmp_path, redis_url, monkeypatch):
+        """`distributor …` against this newsroom's database: (exit code, output)."""
+        env = settings_env(tmp_path, self.url, redis_url, self.settings.smtp_url
+                           .get_secret_value())
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+
+        def run(*args: str):
+            result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+            return result.exit_code, result.output
+
+        return run
+
     def send_confirmations(self) -> None:
         """What the worker's confirm task does, for each task the pages enqueued."""
         for subscription_id in self.dispatcher.ids("email.confirm"):
@@ -92,5 +108,5 @@ def newsroom(backend, postgres, tmp_path, make_settings, smtp_server):
     settings = make_settings(database_url=url, smtp_url=smtp_server.url)
     db = Database(url)
     db.upgrade()
-    yield Newsroom(settings, db, smtp_server)
+    yield Newsroom(settings, db, smtp_server, url)
     db.dispose()

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from distributor.api import create_app
-from tests.monitor.test_dashboard import ARTIFACTS, browser  # noqa: F401 (fixture)
+from tests.monitor.test_dashboard import ARTIFACTS
 from tests.peers import free_port, wait_for
 from tests.readers.test_preference_centre import ALL_NEWS, manage_link, statuses
 from tests.readers.test_signup import confirm_path

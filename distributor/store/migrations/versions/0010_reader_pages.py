@@ -1,5 +1,7 @@
-"""readers: a subscription can be paused until a time (the preference centre), and a
-list can be public (hosted sign-up page, web archive)
+"""readers: a subscription can be paused until a time (the preference centre), a
+list can be public (hosted sign-up page, web archive) and track clicks (tracking:
+off | aggregate | per-subscriber, UTM parameters, opens), with the events in
+reader_events
 
 Revision ID: 0010
 Revises: 0008
@@ -20,10 +22,36 @@ def upgrade() -> None:
     with op.batch_alter_table("lists") as batch:
         batch.add_column(sa.Column("public", sa.Boolean(), nullable=False,
                                    server_default=sa.false()))
+        batch.add_column(sa.Column("tracking", sa.String(length=20), nullable=False,
+                                   server_default="off"))
+        batch.add_column(sa.Column("utm", sa.String(length=500), nullable=True))
+        batch.add_column(sa.Column("track_opens", sa.Boolean(), nullable=False,
+                                   server_default=sa.false()))
+    op.create_table(
+        "reader_events",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("channel", sa.String(length=100), nullable=False),
+        sa.Column("list_id", sa.Integer(), sa.ForeignKey("lists.id", ondelete="CASCADE"),
+                  nullable=True),
+        sa.Column("send_id", sa.Integer(), sa.ForeignKey("sends.id", ondelete="CASCADE"),
+                  nullable=True),
+        sa.Column("article_id", sa.Integer(),
+                  sa.ForeignKey("articles.id", ondelete="CASCADE"), nullable=True),
+        sa.Column("subscriber_id", sa.Integer(), nullable=True),
+    )
+    op.create_index("ix_reader_events_at", "reader_events", ["at"])
+    op.create_index("ix_reader_events_list_at", "reader_events", ["list_id", "at"])
+    op.create_index("ix_reader_events_subscriber_id", "reader_events", ["subscriber_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("reader_events")
     with op.batch_alter_table("lists") as batch:
+        batch.drop_column("track_opens")
+        batch.drop_column("utm")
+        batch.drop_column("tracking")
         batch.drop_column("public")
     with op.batch_alter_table("subscriptions") as batch:
         batch.drop_column("paused_until")
