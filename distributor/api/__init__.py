@@ -14,6 +14,7 @@ from distributor.api.auth import RedisReplayGuard
 from distributor.api.clicks import router as clicks_router
 from distributor.api.dashboard import router as dashboard_router
 from distributor.api.errors import BodyLimit, install_error_handlers
+from distributor.api.insights import router as insights_router
 from distributor.api.monitor import router as monitor_router
 from distributor.api.public import router as public_router
 from distributor.api.readers import router as readers_router
@@ -59,4 +60,5 @@ def create_app(settings: Settings, db: Database, dispatcher: Dispatcher,
     app.include_router(clicks_router)
     app.include_router(monitor_router)
     app.include_router(dashboard_router)
+    app.include_router(insights_router)
     return app

@@ -134,9 +134,10 @@ def kind_comparison(session: Session, since: datetime) -> dict[str, dict]:
     return result
 
 
-def article_clicks(db: Database, article_id: int) -> list[dict]:
+def article_clicks(db: Database, guid: str) -> list[dict]:
     """Clicks on one article per list and channel (the dashboard's article page)."""
     with db.session() as session:
+        article_id = select(Article.id).where(Article.guid == guid).scalar_subquery()
         rows = session.execute(
             select(MailingList.name, ReaderEvent.channel, func.count())
             .outerjoin(MailingList, MailingList.id == ReaderEvent.list_id)

@@ -110,3 +110,30 @@ def test_the_archive_and_an_edition_in_a_browser(newsroom, served, browser):
     browser.get(f"{served}/archive/breaking/{send_id}")
     assert "Monsoon arrives early" in browser.page_source
     browser.save_screenshot(str(ARTIFACTS / "readers-edition.png"))
+
+
+def test_the_list_figures_in_a_browser(newsroom, served, browser):
+    from selenium.webdriver.common.by import By
+
+    from distributor.audience.lists import update_list
+    from tests.conftest import API_TOKEN
+    from tests.readers.test_tracking import tracked_paths
+
+    update_list(newsroom.db, "breaking", tracking="aggregate")
+    readers = [newsroom.reader(name) for name in ("alice", "bob", "carol")]
+    newsroom.publish("Rupee steadies", section="Business")
+    newsroom.publish("Monsoon arrives early", section="Weather")
+    client = newsroom.client()
+    for reader in readers:
+        client.get(tracked_paths(newsroom.mailed(reader)[-1])[0])
+    client.get(tracked_paths(newsroom.mailed(readers[0])[0])[0])
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.get(served + "/login")
+    browser.find_element(By.NAME, "token").send_keys(API_TOKEN)
+    browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
+    wait_for(lambda: "Dashboard" in browser.title, timeout=10, what="the dashboard")
+    browser.get(served + "/dashboard/lists/breaking")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "svg[role=img]")) == 4
+    top = browser.find_element(By.CSS_SELECTOR, "#top table").text
+    assert "Monsoon arrives early 3" in top and "Rupee steadies 1" in top
+    browser.save_screenshot(str(ARTIFACTS / "readers-list-figures.png"))
