@@ -24,7 +24,8 @@ async def _follow(request: Request, token: str, reader: str | None):
     try:
         target = await run_in_threadpool(follow, request.app.state.db, settings.secret, token,
                                          reader, datetime.now(UTC),
-                                         request.method == "GET")
+                                         request.method == "GET",
+                                         {c.name: c for c in settings.channels})
     except NotFound as exc:
         return page(request, "message.html.j2", 404, title="Link not found", message=str(exc))
     except InvalidInput as exc:

@@ -12,18 +12,28 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from distributor.audience.tokens import click_token, read_click_token, read_reader_token
+from distributor.config import ChannelConfig, utm_query
 from distributor.errors import InvalidInput, NotFound
-from distributor.store import Article, Database, MailingList, ReaderEvent, Send, Subscriber
+from distributor.store import (
+    Article,
+    ChannelPost,
+    Database,
+    MailingList,
+    ReaderEvent,
+    Send,
+    Subscriber,
+)
 
 OFF, AGGREGATE, PER_SUBSCRIBER = "off", "aggregate", "per-subscriber"
 TRACKING = (OFF, AGGREGATE, PER_SUBSCRIBER)
 CLICK, OPEN = "click", "open"
 EMAIL = "email"  # the channel of a click in an email
 OPEN_ARTICLE = 0  # an open names the edition, no article
+CHANNEL_POST = 0  # a channel's link names the article and the channel, no edition
 
 
 def check_tracking(value: str) -> str:
@@ -38,15 +48,9 @@ def check_utm(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
     try:
-        pairs = parse_qsl(value.strip().lstrip("?"), strict_parsing=True)
-    except ValueError:
-        pairs = []
-    if not pairs or any(not k.startswith("utm_") or not v for k, v in pairs) or \
-            len(value) > 500:
-        raise InvalidInput("utm: a query like utm_source=newsletter&utm_medium=email "
-                           "(utm_ names only, each with a value)",
-                           {"utm": "utm_source=…&utm_medium=… (utm_ names with values)"})
-    return urlencode(pairs)
+        return utm_query(value)
+    except ValueError as exc:
+        raise InvalidInput(f"utm: {exc}", {"utm": str(exc)}) from None
 
 
 def with_utm(url: str, utm: str | None) -> str:
@@ -69,6 +73,15 @@ def article_link(public_url: str, secret: str, mailing_list: MailingList, send_i
     return f"{public_url}/r/{click_token(secret, send_id, article.id)}"
 
 
+def channel_link(public_url: str, secret: str, channel: ChannelConfig, article_id: int,
+                 url: str) -> str:
+    """The article link a channel posts: tracked through /r/… when the channel asks,
+    else the article's URL with the channel's UTM parameters."""
+    if channel.tracking:
+        return f"{public_url}/r/{click_token(secret, CHANNEL_POST, article_id, channel.name)}"
+    return with_utm(url, channel.utm)
+
+
 def open_pixel(public_url: str, secret: str, mailing_list: MailingList,
                send_id: int) -> str | None:
     if mailing_list.tracking == OFF or not mailing_list.track_opens:
@@ -86,12 +99,27 @@ def _who(session: Session, secret: str, mailing_list: MailingList,
     return subscriber_id
 
 
+def _follow_channel(session: Session, article_id: int, channel: str, now: datetime,
+                    channels: dict[str, ChannelConfig], count: bool) -> str:
+    posted = session.scalar(select(ChannelPost.id).where(ChannelPost.article_id == article_id,
+                                                         ChannelPost.channel == channel))
+    article = session.get(Article, article_id) if posted else None
+    if article is None:
+        raise NotFound("this link leads to nothing the channel posted", {"token": "not found"})
+    config = channels.get(channel)
+    if count and config is not None and config.tracking:
+        session.add(ReaderEvent(at=now, kind=CLICK, channel=channel, article_id=article.id))
+    return with_utm(article.url, config.utm if config else None)
+
+
 def follow(db: Database, secret: str, token: str, reader: str | None, now: datetime,
-           count: bool = True) -> str:
-    """Where a tracked link leads; counts the click when its list tracks (`count`
-    False: a HEAD or a prefetch, which leads there without counting)."""
+           count: bool = True, channels: dict[str, ChannelConfig] | None = None) -> str:
+    """Where a tracked link leads; counts the click when its list (or channel) tracks
+    (`count` False: a HEAD or a prefetch, which leads there without counting)."""
     send_id, article_id, channel = read_click_token(secret, token)
     with db.session() as session:
+        if send_id == CHANNEL_POST:
+            return _follow_channel(session, article_id, channel, now, channels or {}, count)
         send = session.get(Send, send_id)
         carried = send is not None and article_id != OPEN_ARTICLE and (
             article_id == send.article_id or article_id in (send.article_ids or []))

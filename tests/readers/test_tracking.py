@@ -156,3 +156,67 @@ def test_report_prints_the_same_figures_as_the_clicks_made(newsroom, tmp_path, r
     assert code == 2 and "nope" in output
     with newsroom.db.session() as session:
         assert session.scalar(select(func.count()).select_from(ReaderEvent)) == 4
+
+
+def test_a_channel_that_tracks_counts_its_clicks_and_one_that_does_not_adds_utm(
+        backend, postgres, tmp_path, make_settings, smtp_server, http_receiver):
+    import requests
+
+    from distributor.channels.post import run_post
+    from distributor.store import ChannelPost, Database
+    from tests.conftest import WEBHOOK_SECRET, new_database_url
+    from tests.readers.conftest import Newsroom
+
+    hook = {"type": "webhook", "secret": WEBHOOK_SECRET}
+    url = new_database_url(backend, postgres, tmp_path)
+    settings = make_settings(database_url=url, smtp_url=smtp_server.url, channels=[
+        {**hook, "name": "tracked", "url": http_receiver.url("/tracked"), "tracking": True,
+         "utm": "utm_source=tracked"},
+        {**hook, "name": "plain", "url": http_receiver.url("/plain"), "utm": "utm_source=plain"}])
+    db = Database(url)
+    db.upgrade()
+    try:
+        newsroom = Newsroom(settings, db, smtp_server, url)
+        newsroom.publish("Monsoon arrives early")
+        with db.session() as session:
+            post_ids = list(session.scalars(select(ChannelPost.id)))
+        for post_id in post_ids:
+            run_post(db, settings, requests.Session(), post_id)
+        tracked = http_receiver.to("/tracked")[-1].json()
+        plain = http_receiver.to("/plain")[-1].json()
+        assert re.search(r"https://news\.example\.org/\w+\?utm_source=plain", plain["text"])
+        link = re.search(r"https://news\.example\.org(/r/\S+)", tracked["text"]).group(1)
+        assert tracked["article"]["url"] == plain["article"]["url"]  # the payload stays true
+        client = newsroom.client()
+        for _ in range(2):
+            answer = client.get(link, follow_redirects=False)
+            assert answer.headers["location"] == plain["article"]["url"] + "?utm_source=tracked"
+        assert [(c, who) for _, _, c, who in events(newsroom)] == [("tracked", None)] * 2
+    finally:
+        db.dispose()
+
+
+def test_a_channel_utm_that_is_not_utm_stops_the_config_naming_it(make_settings):
+    import pytest
+
+    from distributor.errors import ConfigError
+    from tests.conftest import WEBHOOK_SECRET
+
+    with pytest.raises(ConfigError, match="utm"):
+        make_settings(channels=[{"name": "hook", "type": "webhook", "secret": WEBHOOK_SECRET,
+                                 "url": "https://example.org/hook",
+                                 "utm": "next=https://evil.example"}])
+
+
+def test_a_list_utm_that_is_not_utm_is_refused_naming_the_field(newsroom):
+    import pytest
+
+    from distributor.errors import InvalidInput
+
+    for bad in ("next=https://evil.example", "utm_source=", "utm_source"):
+        with pytest.raises(InvalidInput) as refused:
+            update_list(newsroom.db, "breaking", utm=bad)
+        assert "utm" in refused.value.fields
+    with pytest.raises(InvalidInput) as refused:
+        update_list(newsroom.db, "breaking", tracking="everything")
+    assert "tracking" in refused.value.fields
