@@ -296,7 +296,8 @@ def _deliver(db: Database, settings: Settings, connection: Connection, ledger, r
         try:
             sign = signers.get(compiled.domain) or signers.setdefault(
                 compiled.domain, dkim_signer(settings, compiled.domain))
-            message = sign(compiled.fill(recipient(settings, list_id, subscriber_id, email, name)))
+            message = sign(compiled.fill(recipient(settings, list_id, subscriber_id, email, name,
+                                                     compiled.per_reader)))
             connection.send(compiled.from_address, email, message)  # the list's own sender
         except Throttled as exc:
             hold = (route_pace.slow_down(exc.retry_after) if route_pace

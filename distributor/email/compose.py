@@ -70,12 +70,13 @@ def send_key(settings: Settings, send: Send) -> str:
 
 
 def recipient(settings: Settings, list_id: int, subscriber_id: int, email: str,
-              name: str) -> Recipient:
-    """One reader of one list, with the links that are theirs alone."""
+              name: str, per_reader: bool = False) -> Recipient:
+    """One reader of one list, with the links that are theirs alone (their click tag
+    only for a message that tracks per subscriber: each signature costs)."""
     return Recipient(subscriber_id, email, name,
                      unsubscribe_url(settings, subscriber_id, list_id, email),
                      manage_url(settings, subscriber_id, email),
-                     reader_token(settings.secret, subscriber_id))
+                     reader_token(settings.secret, subscriber_id) if per_reader else "")
 
 
 def sender(mailing_list: MailingList | None) -> dict[str, str | None]:

@@ -73,8 +73,9 @@ def _qp_template(text: str, slots: dict[str, str]) -> list[bytes | str]:
 
 
 def _qp_fill(parts: list[bytes | str], values: dict[str, str]) -> bytes:
-    return b"".join(part if isinstance(part, bytes)
-                    else _SOFT_BREAK + _qp(values[part]) + _SOFT_BREAK for part in parts)
+    # Each value encoded once: a tracked digest repeats the reader's tag in every link.
+    encoded = {key: _SOFT_BREAK + _qp(value) + _SOFT_BREAK for key, value in values.items()}
+    return b"".join(part if isinstance(part, bytes) else encoded[part] for part in parts)
 
 
 def from_domain(from_address: str) -> str:
