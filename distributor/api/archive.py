@@ -29,7 +29,7 @@ def archive_index(name: str, request: Request) -> HTMLResponse:
         return _missing(request, exc)
     except InvalidInput as exc:
         return page(request, "message.html.j2", 400, title="Not a page", message=str(exc))
-    answer = page(request, "archive.html.j2", archive=listing,
+    answer = page(request, "archive.html.j2", locale=listing.locale, archive=listing,
                   feed_url=f"{settings.public_url}/archive/{listing.list_name}/feed.atom")
     answer.headers.update(CACHE)
     return answer

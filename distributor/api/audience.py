@@ -39,6 +39,7 @@ class ListIn(BaseModel):
     tracking: str = Field("off", max_length=20, description="off | aggregate | per-subscriber")
     utm: str | None = Field(None, max_length=500, description="utm_source=…&utm_medium=…")
     track_opens: bool = Field(False, description="an open pixel (unreliable)")
+    locale: str = Field("en", max_length=16, description="en | hi_IN: emails and pages")
 
 
 class SubscriberIn(BaseModel):
@@ -62,7 +63,7 @@ def post_list(body: ListIn, request: Request) -> dict:
                           max_age=body.max_age, quiet=body.quiet,
                           from_address=body.from_address, reply_to=body.reply_to,
                           public=body.public, tracking=body.tracking, utm=body.utm,
-                          track_opens=body.track_opens)
+                          track_opens=body.track_opens, locale=body.locale)
     return {"name": created.name, "kind": created.kind}
 
 

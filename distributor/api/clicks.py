@@ -33,13 +33,15 @@ async def _follow(request: Request, token: str, reader: str | None):
     return RedirectResponse(target, 302, headers=PRIVATE)
 
 
-@router.api_route("/r/{token}", methods=["GET", "HEAD"], summary="A tracked article link")
+@router.head("/r/{token}", include_in_schema=False)
+@router.get("/r/{token}", summary="A tracked article link (HEAD: followed, not counted)")
 async def tracked(token: str, request: Request):
     return await _follow(request, token, None)
 
 
-@router.api_route("/r/{token}/{reader}", methods=["GET", "HEAD"],
-                  summary="A tracked article link of a list that tracks per subscriber")
+@router.head("/r/{token}/{reader}", include_in_schema=False)
+@router.get("/r/{token}/{reader}",
+            summary="A tracked article link of a list that tracks per subscriber")
 async def tracked_reader(token: str, reader: str, request: Request):
     return await _follow(request, token, reader)
 

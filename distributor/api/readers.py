@@ -38,7 +38,8 @@ def _manage_page(request: Request, token: str, status: int = 200, done: str | No
     except InvalidInput as exc:
         return page(request, "message.html.j2", 400, title="Link not valid",
                     message=f"{exc}: use the newest link from one of our emails.")
-    return page(request, "manage.html.j2", status, prefs=preferences, token=token,
+    return page(request, "manage.html.j2", status, preferences.locale, prefs=preferences,
+                token=token,
                 done=DONE.get(done or ""), error=error, weeks=PAUSE_WEEKS,
                 zones=common_timezones())
 

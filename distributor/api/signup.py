@@ -24,7 +24,7 @@ def _list_view(request: Request, name: str) -> dict:
         mailing_list = public_list(session, name)
         return {"name": mailing_list.name, "kind": mailing_list.kind,
                 "schedule": mailing_list.schedule, "timezone": mailing_list.timezone,
-                "sections": list(mailing_list.sections)}
+                "sections": list(mailing_list.sections), "locale": mailing_list.locale}
 
 
 def _form_page(request: Request, name: str, status: int = 200, error: InvalidInput | None = None,
@@ -34,7 +34,7 @@ def _form_page(request: Request, name: str, status: int = 200, error: InvalidInp
     except NotFound:
         return page(request, "message.html.j2", 404, title="No such list",
                     message="There is no public list by that name.")
-    return page(request, "signup.html.j2", status, list=view, error=error,
+    return page(request, "signup.html.j2", status, view["locale"], list=view, error=error,
                 values=values or {}, honeypot=HONEYPOT)
 
 
@@ -53,14 +53,15 @@ async def signup(name: str, request: Request):
     values = {"email": str(form.get("email") or ""), "name": str(form.get("name") or ""),
               "list": name, "sections": [str(s) for s in form.getlist("section")]}
     try:
-        await run_in_threadpool(_list_view, request, name)
+        view = await run_in_threadpool(_list_view, request, name)
         await request_and_answer(request, values, double_opt_in=True,
                                  honeypot=bool(form.get(HONEYPOT)))
     except NotFound:
         return await run_in_threadpool(_form_page, request, name)
     except InvalidInput as exc:
         return await run_in_threadpool(_form_page, request, name, 400, exc, values)
-    return page(request, "message.html.j2", 202, title="Check your inbox", message=ANSWER)
+    return page(request, "message.html.j2", 202, view["locale"], title="Check your inbox",
+                message=ANSWER)
 
 
 @router.get("/lists/{name}/form.html", response_class=HTMLResponse,
@@ -71,7 +72,8 @@ def signup_snippet(name: str, request: Request) -> HTMLResponse:
     except NotFound:
         return HTMLResponse("<!-- no public list by that name -->", 404)
     settings = request.app.state.settings
-    snippet = environment(settings.templates_dir).get_template("pages/signup_form.html.j2")
+    snippet = environment(settings.templates_dir, locale=view["locale"]).get_template(
+        "pages/signup_form.html.j2")
     return HTMLResponse(snippet.render(list=view, values={}, error=None, honeypot=HONEYPOT,
                                        action=f"{settings.public_url}/lists/{view['name']}"
                                               "/subscribe", embedded=True))

@@ -19,6 +19,7 @@ from distributor.config import check_from_address, parse_duration
 from distributor.errors import InvalidInput, NotFound
 from distributor.states import SubscriptionStatus
 from distributor.store import Batch, Database, Delivery, MailingList, Send, Subscription
+from distributor.templates import check_locale
 
 
 def clean_name(value: str | None, field_name: str = "name") -> str:
@@ -111,8 +112,10 @@ def create_list(db: Database, name: str, *, instant: bool = True, schedule: str 
                 double_opt_in: bool = False, max_age: str | float | None = None,
                 quiet: str | None = None, from_address: str | None = None,
                 reply_to: str | None = None, public: bool = False, tracking: str = OFF,
-                utm: str | None = None, track_opens: bool = False) -> MailingList:
+                utm: str | None = None, track_opens: bool = False,
+                locale: str = "en") -> MailingList:
     name = check_list_name(name)
+    locale = check_locale(locale)
     tracking, utm = check_tracking(tracking), check_utm(utm)
     from_address = check_sender(from_address, "from")
     reply_to = check_sender(reply_to, "reply_to")
@@ -132,7 +135,8 @@ def create_list(db: Database, name: str, *, instant: bool = True, schedule: str 
                                    schedule=schedule, timezone=timezone, sections=sections,
                                    double_opt_in=double_opt_in, from_address=from_address,
                                    reply_to=reply_to, public=public, tracking=tracking,
-                                   utm=utm, track_opens=track_opens, **extra)
+                                   utm=utm, track_opens=track_opens, locale=locale,
+                                   **extra)
         session.add(mailing_list)
     return mailing_list
 
@@ -144,7 +148,8 @@ def update_list(db: Database, name: str, *, schedule: str | None = None,
                 timezone: str | None = None, max_age: str | float | None = None,
                 quiet: str | None = None, from_address=_UNSET, reply_to=_UNSET,
                 public: bool | None = None, tracking: str | None = None,
-                utm: str | None = None, track_opens: bool | None = None) -> MailingList:
+                utm: str | None = None, track_opens: bool | None = None,
+                locale: str | None = None) -> MailingList:
     """Change a list in place (its subscribers and history stay). Everything is checked
     before anything is written."""
     changes: dict = {}
@@ -168,10 +173,12 @@ def update_list(db: Database, name: str, *, schedule: str | None = None,
         changes["utm"] = check_utm(utm)
     if track_opens is not None:
         changes["track_opens"] = track_opens
+    if locale is not None:
+        changes["locale"] = check_locale(locale)
     if not changes:
         raise InvalidInput("nothing to change: give --schedule, --timezone, --max-age, --quiet, "
                            "--from, --reply-to, --public/--private, --tracking, --utm or "
-                           "--opens/--no-opens",
+                           "--opens/--no-opens or --locale",
                            {"list": "nothing to change"})
     with db.session() as session:
         mailing_list = get_list(session, name)
@@ -228,6 +235,7 @@ class ListSummary:
     tracking: str = OFF
     utm: str | None = None
     track_opens: bool = False
+    locale: str = "en"
 
 
 def list_lists(db: Database) -> list[ListSummary]:
@@ -238,7 +246,7 @@ def list_lists(db: Database) -> list[ListSummary]:
         return [ListSummary(m.name, m.kind, m.schedule, m.timezone, list(m.sections),
                             m.double_opt_in, m.max_age, m.quiet, counts.get(m.id, 0),
                             m.from_address, m.reply_to, m.public, m.tracking, m.utm,
-                            m.track_opens)
+                            m.track_opens, m.locale)
                 for m in session.scalars(select(MailingList).order_by(MailingList.name))]
 
 

@@ -54,6 +54,7 @@ class Preferences:
     sections: list[str]  # every section the reader can pick
     chosen: list[str]  # the ones picked (all of them when the reader never narrowed)
     suppressed: bool  # the address is never mailed again (bounced, complained, erased)
+    locale: str = "en"  # the page's language: that of the reader's first list
 
 
 def reader(session: Session, secret: str, token: str) -> Subscriber:
@@ -82,9 +83,10 @@ def _lists_and_subscriptions(session: Session, subscriber: Subscriber
 
 
 def _rhythm(mailing_list: MailingList) -> str:
+    """A label to translate; the page fills in the list's name."""
     if mailing_list.kind == "instant":
-        return f"Every story as it is published ({mailing_list.name})"
-    return f"A digest on its schedule ({mailing_list.name})"
+        return "Every story as it is published (%(list)s)"
+    return "A digest on its schedule (%(list)s)"
 
 
 def _topics(lists: list[MailingList], mine: dict[int, Subscription]) -> list[Topic]:
@@ -125,9 +127,11 @@ def read_preferences(db: Database, secret: str, token: str, now: datetime) -> Pr
         narrowed = {x.casefold() for s in on for x in s.sections}
         chosen = [s for s in sections if s.casefold() in narrowed] if narrowed else sections
         pauses = [s.paused_until for s in on if s.paused_until and s.paused_until > now]
+        first = min(on, key=lambda s: s.list_id, default=None)
+        locale = next((m.locale for m in lists if first and m.id == first.list_id), "en")
         return Preferences(subscriber.email, subscriber.timezone, max(pauses, default=None),
                            _topics(lists, mine), sections, chosen,
-                           is_suppressed(session, subscriber.email))
+                           is_suppressed(session, subscriber.email), locale or "en")
 
 
 def _refuse_if_suppressed(session: Session, subscriber: Subscriber) -> None:

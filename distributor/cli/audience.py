@@ -50,12 +50,14 @@ def lists() -> None:
 @click.option("--opens/--no-opens", "track_opens", default=None,
               help="Count opens with a pixel (needs --tracking; unreliable: mail clients "
                    "load or block images at will).")
+@click.option("--locale", metavar="LOCALE",
+              help="The language of its emails and pages: en (default) or hi_IN.")
 @pass_ctx
 def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, tz: str,
                  sections: tuple[str, ...], double_opt_in: bool, max_age: str | None,
                  quiet: str | None, from_address: str | None, reply_to: str | None,
                  public: bool, tracking: str | None, utm: str | None,
-                 track_opens: bool | None) -> None:
+                 track_opens: bool | None, locale: str | None) -> None:
     """Create the list NAME."""
     from distributor.audience.lists import create_list
 
@@ -65,7 +67,7 @@ def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, t
                           sections=sections, double_opt_in=double_opt_in, max_age=max_age,
                           quiet=quiet, from_address=from_address, reply_to=reply_to,
                           public=public, tracking=tracking or "off", utm=utm,
-                          track_opens=bool(track_opens))
+                          track_opens=bool(track_opens), locale=locale or "en")
     click.echo(f"created {created.kind} list {created.name}" + _next_run(created))
 
 
@@ -89,11 +91,13 @@ def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, t
 @click.option("--opens/--no-opens", "track_opens", default=None,
               help="Count opens with a pixel (needs --tracking; unreliable: mail clients "
                    "load or block images at will).")
+@click.option("--locale", metavar="LOCALE",
+              help="The language of its emails and pages: en (default) or hi_IN.")
 @pass_ctx
 def lists_update(obj: Context, name: str, schedule: str | None, tz: str | None,
                  max_age: str | None, quiet: str | None, from_address: str | None,
                  reply_to: str | None, public: bool | None, tracking: str | None,
-                 utm: str | None, track_opens: bool | None) -> None:
+                 utm: str | None, track_opens: bool | None, locale: str | None) -> None:
     """Change the list NAME in place: only what is given changes; its subscribers and
     history stay. Prints the next scheduled digest after the change."""
     from distributor.audience.lists import update_list
@@ -102,7 +106,7 @@ def lists_update(obj: Context, name: str, schedule: str | None, tz: str | None,
                if v is not None}
     updated = update_list(obj.db, name, schedule=schedule, timezone=tz, max_age=max_age,
                           quiet=quiet, public=public, tracking=tracking, utm=utm,
-                          track_opens=track_opens, **senders)
+                          track_opens=track_opens, locale=locale, **senders)
     click.echo(f"updated list {updated.name}" + _next_run(updated))
 
 

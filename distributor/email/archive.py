@@ -43,6 +43,7 @@ class ArchivePage:
     editions: list[Edition]
     page: int
     pages: int
+    locale: str = "en"
 
 
 def _went_out(mailing_list: MailingList, now: datetime):
@@ -87,7 +88,7 @@ def archive_page(db: Database, settings: Settings, list_name: str, page: int,
         sends = session.scalars(select(Send).where(*where).order_by(Send.id.desc())
                                 .offset((page - 1) * PER_PAGE).limit(PER_PAGE))
         editions = [e for s in sends if (e := _edition(session, settings, mailing_list, s))]
-        return ArchivePage(mailing_list.name, editions, page, pages)
+        return ArchivePage(mailing_list.name, editions, page, pages, mailing_list.locale)
 
 
 def edition_page(db: Database, settings: Settings, list_name: str, send_id: int,

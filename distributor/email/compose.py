@@ -13,10 +13,11 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date, format_datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -31,11 +32,12 @@ from distributor.config import Settings
 from distributor.email.message import CompiledEmail, Recipient, compile_email
 from distributor.outbox.plan import sections_match
 from distributor.store import Article, MailingList, Send
-from distributor.templates import environment
+from distributor.templates import environment, translations
 
-ALERT_DATE = "%d %B %Y, %H:%M UTC"
-DIGEST_TIME = "%d %b, %H:%M"  # each article's time, in the list's zone
-DIGEST_DATE = "%A, %d %B %Y"
+# Babel (CLDR) patterns, in the list's language
+ALERT_DATE = "dd MMMM y, HH:mm"  # + " UTC"
+DIGEST_TIME = "dd MMM, HH:mm"  # each article's time, in the list's zone
+DIGEST_DATE = "EEEE, dd MMMM y"
 MORE_NEWS = "More news"  # the group of articles without a section
 
 
@@ -118,11 +120,16 @@ def _linked(article: Article, links: EditionLinks) -> dict[str, Any]:
     return payload
 
 
-def alert_content(settings: Settings, article: Article,
-                  links: EditionLinks = PLAIN) -> tuple[str, dict[str, Any]]:
+def language_of(mailing_list: MailingList | None) -> str:
+    return (mailing_list.locale if mailing_list is not None else None) or "en"
+
+
+def alert_content(settings: Settings, article: Article, links: EditionLinks = PLAIN,
+                  locale: str = "en") -> tuple[str, dict[str, Any]]:
     """The alert's subject and template context."""
     payload = _linked(article, links)
-    payload["published_display"] = article.published_at.strftime(ALERT_DATE)
+    payload["published_display"] = format_datetime(
+        article.published_at, ALERT_DATE, tzinfo=UTC, locale=locale) + " UTC"
     return (f"{settings.publisher.subject_prefix}{article.title}",
             {"article": payload, **links.context()})
 
@@ -130,10 +137,11 @@ def alert_content(settings: Settings, article: Article,
 def compile_alert(settings: Settings, article: Article, list_name: str,
                   message_key: str, mailing_list: MailingList | None = None,
                   links: EditionLinks = PLAIN) -> CompiledEmail:
-    subject, context = alert_content(settings, article, links)
+    locale = language_of(mailing_list)
+    subject, context = alert_content(settings, article, links, locale)
     return compile_email(settings, "alert", context, subject=subject,
                          list_name=list_name, message_key=message_key,
-                         per_reader=links.per_reader, **sender(mailing_list))
+                         per_reader=links.per_reader, locale=locale, **sender(mailing_list))
 
 
 def group_by_section(mailing_list: MailingList, articles: list[dict]) -> list[dict]:
@@ -158,24 +166,28 @@ def compile_digest(settings: Settings, mailing_list: MailingList, articles: list
     subject, context = digest_content(settings, mailing_list, articles, until, links)
     return compile_email(settings, "digest", context, subject=subject,
                          list_name=mailing_list.name, message_key=message_key,
-                         per_reader=links.per_reader, **sender(mailing_list))
+                         per_reader=links.per_reader, locale=language_of(mailing_list),
+                         **sender(mailing_list))
 
 
 def digest_content(settings: Settings, mailing_list: MailingList, articles: list[Article],
                    until: datetime, links: EditionLinks = PLAIN) -> tuple[str, dict[str, Any]]:
     """The digest's subject and template context."""
     zone = ZoneInfo(mailing_list.timezone)
+    locale = language_of(mailing_list)
     payloads: list[dict[str, Any]] = []
     for article in articles:
         payload = _linked(article, links)
         payload["published_at_dt"] = article.published_at
-        payload["published_display"] = article.published_at.astimezone(zone).strftime(
-            DIGEST_TIME)
+        payload["published_display"] = format_datetime(article.published_at, DIGEST_TIME,
+                                                       tzinfo=zone, locale=locale)
         payloads.append(payload)
-    more = f" and {len(payloads) - 1} more" if len(payloads) > 1 else ""
+    more = ""
+    if len(payloads) > 1:
+        more = translations(locale).gettext(" and %(count)d more") % {"count": len(payloads) - 1}
     subject = f"{settings.publisher.subject_prefix}{payloads[0]['title']}{more}"
     context = {"sections": group_by_section(mailing_list, payloads),
-               "date": until.astimezone(zone).strftime(DIGEST_DATE),
+               "date": format_date(until.astimezone(zone), DIGEST_DATE, locale=locale),
                "count": len(payloads), "timezone": mailing_list.timezone, **links.context()}
     return subject, context
 
@@ -218,12 +230,14 @@ def web_copy(session: Session, settings: Settings, send: Send) -> tuple[str, str
     articles = send_articles(session, send)
     if not articles:
         return None
+    locale = language_of(mailing_list)
     if send.kind == "alert":
-        subject, context = alert_content(settings, articles[0])
+        subject, context = alert_content(settings, articles[0], locale=locale)
     else:
         subject, context = digest_content(settings, mailing_list, articles,
                                           send.until or send.created_at)
-    page = environment(settings.templates_dir).get_template(f"email/{send.kind}.html.j2")
+    page = environment(settings.templates_dir, locale=locale).get_template(
+        f"email/{send.kind}.html.j2")
     return subject, page.render({"transactional": False,
                                  **context, "web": True, "recipient": {"reader_path": ""},
                                  "publisher": settings.publisher,
@@ -236,7 +250,8 @@ def compile_confirm(settings: Settings, subscriber_id: int, email: str,
     """The request to confirm a subscription (double opt-in)."""
     link = confirm_url(settings, subscriber_id, mailing_list.id, email)
     return compile_email(settings, "confirm", {"confirm_url": link},
-                         subject=f"Confirm your subscription to {mailing_list.name}",
+                         subject=translations(language_of(mailing_list)).gettext(
+                             "Confirm your subscription to %(list)s") % {"list": mailing_list.name},
                          list_name=mailing_list.name,
                          message_key=f"confirm-{mailing_list.id}-{secrets.token_hex(6)}",
-                         **sender(mailing_list))
+                         locale=language_of(mailing_list), **sender(mailing_list))

@@ -153,10 +153,10 @@ def inline_css(html_text: str) -> str:
 def compile_email(settings: Settings, template: str, context: dict[str, Any], *,
                   subject: str, list_name: str, message_key: str,
                   from_address: str | None = None, reply_to: str | None = None,
-                  per_reader: bool = False) -> CompiledEmail:
+                  per_reader: bool = False, locale: str = "en") -> CompiledEmail:
     """Render `email/<template>.html.j2` and `.txt.j2` once, with placeholders for the
     recipient, inline the CSS once, and build the MIME skeleton once."""
-    env = environment(settings.templates_dir)
+    env = environment(settings.templates_dir, locale=locale)
     slots = new_slots()
     context = {"web": False, "view_online_url": None, "transactional": False,
                "open_pixel": None,

@@ -100,6 +100,7 @@ class MailingList(Base):
     tracking: Mapped[str] = mapped_column(String(20), default="off")
     utm: Mapped[str | None] = mapped_column(String(500))  # query added to article links
     track_opens: Mapped[bool] = mapped_column(Boolean, default=False)  # a pixel; unreliable
+    locale: Mapped[str] = mapped_column(String(16), default="en")  # its emails' and pages'
     last_digest_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

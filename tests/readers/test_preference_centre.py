@@ -16,7 +16,7 @@ ALL_NEWS = "topic-" + _topic_key([])
 
 def manage_link(message) -> str:
     text = message.get_body(("plain",)).get_content()
-    return re.search(r"Manage your subscription: (\S+)", text).group(1)
+    return re.search(r": (https://news\.example\.org/manage/\S+)", text).group(1)
 
 
 def statuses(newsroom, email: str) -> dict[str, str]:

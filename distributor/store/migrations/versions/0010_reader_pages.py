@@ -1,7 +1,7 @@
 """readers: a subscription can be paused until a time (the preference centre), a
 list can be public (hosted sign-up page, web archive) and track clicks (tracking:
 off | aggregate | per-subscriber, UTM parameters, opens), with the events in
-reader_events
+reader_events; and a list has a language (locale) for its emails and pages
 
 Revision ID: 0010
 Revises: 0008
@@ -27,6 +27,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("utm", sa.String(length=500), nullable=True))
         batch.add_column(sa.Column("track_opens", sa.Boolean(), nullable=False,
                                    server_default=sa.false()))
+        batch.add_column(sa.Column("locale", sa.String(length=16), nullable=False,
+                                   server_default="en"))
     op.create_table(
         "reader_events",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -49,6 +51,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("reader_events")
     with op.batch_alter_table("lists") as batch:
+        batch.drop_column("locale")
         batch.drop_column("track_opens")
         batch.drop_column("utm")
         batch.drop_column("tracking")
