@@ -138,11 +138,14 @@ def lists_list(obj: Context, as_json: bool) -> None:
         if not rows:
             click.echo("no lists yet: distributor lists create NAME --instant")
             return
-        out = Table("list", "kind", "schedule", "sections", "active")
+        out = Table("list", "kind", "schedule", "sections", "active", "readers")
         for r in rows:
             schedule = f"{r['schedule']} ({r['timezone']})" if r["schedule"] else "-"
+            readers = ("public" if r["public"] else "private") + \
+                (f", clicks {r['tracking']}" if r["tracking"] != "off" else "") + \
+                (f", {r['locale']}" if r["locale"] != "en" else "")
             out.add_row(r["name"], r["kind"], schedule, ", ".join(r["sections"]) or "all",
-                        str(r["active"]))
+                        str(r["active"]), readers)
         Console().print(out)
 
     emit(rows, as_json, table)
