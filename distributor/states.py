@@ -50,6 +50,7 @@ class PostState(StrEnum):
     UNCONFIRMED = "unconfirmed"  # WAHA: accepted, but not found on reading back
     FAILED = "failed"
     CANCELLED = "cancelled"  # unpublished before it went
+    EXPIRED = "expired"  # its turn came later than the channel's max_age: not posted
 
 
 class ChannelStatus(StrEnum):
@@ -114,7 +115,7 @@ DELIVERY_FINISHED = (DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.BOU
 DELIVERY_FAILED = (DeliveryState.FAILED, DeliveryState.BOUNCED)
 # Posts that are settled, one way or the other.
 POST_FINISHED = (PostState.SENT, PostState.ACCEPTED, PostState.CONFIRMED,
-                 PostState.UNCONFIRMED, PostState.FAILED)
+                 PostState.UNCONFIRMED, PostState.FAILED, PostState.EXPIRED)
 
 TRANSITIONS: dict[type[StrEnum], dict[StrEnum, tuple[StrEnum, ...]]] = {
     SendState: {
@@ -142,10 +143,12 @@ TRANSITIONS: dict[type[StrEnum], dict[StrEnum, tuple[StrEnum, ...]]] = {
     PostState: {
         PostState.PLANNED: (PostState.RUNNING, PostState.CANCELLED),
         PostState.RUNNING: (PostState.RETRYING, PostState.SENT, PostState.ACCEPTED,
-                            PostState.CONFIRMED, PostState.UNCONFIRMED, PostState.FAILED),
+                            PostState.CONFIRMED, PostState.UNCONFIRMED, PostState.FAILED,
+                            PostState.EXPIRED),
         PostState.RETRYING: (PostState.RUNNING, PostState.CANCELLED),
         PostState.FAILED: (PostState.PLANNED,),
         PostState.CANCELLED: (),
+        PostState.EXPIRED: (),
         PostState.SENT: (),
         PostState.ACCEPTED: (),
         PostState.CONFIRMED: (),

@@ -35,6 +35,7 @@ class ListIn(BaseModel):
     quiet: str | None = Field(None, max_length=20, description="alerts wait: e.g. 22:00-06:00")
     from_address: str | None = Field(None, max_length=400, alias="from")
     reply_to: str | None = Field(None, max_length=400)
+    local_time: bool = Field(False, description="digests at the hour in each reader's zone")
     public: bool = Field(False, description="hosted sign-up page and web archive are served")
     tracking: str = Field("off", max_length=20, description="off | aggregate | per-subscriber")
     utm: str | None = Field(None, max_length=500, description="utm_source=…&utm_medium=…")
@@ -48,6 +49,7 @@ class SubscriberIn(BaseModel):
     name: str = Field("", max_length=200)
     sections: list[str] = Field(default_factory=list, max_length=50)
     resubscribe: bool = Field(False, description="add someone who unsubscribed again")
+    timezone: str | None = Field(None, max_length=64, description="IANA zone, e.g. Asia/Kolkata")
 
 
 @router.get("/lists", summary="All lists")
@@ -62,7 +64,8 @@ def post_list(body: ListIn, request: Request) -> dict:
                           sections=body.sections, double_opt_in=body.double_opt_in,
                           max_age=body.max_age, quiet=body.quiet,
                           from_address=body.from_address, reply_to=body.reply_to,
-                          public=body.public, tracking=body.tracking, utm=body.utm,
+                          local_time=body.local_time, public=body.public,
+                          tracking=body.tracking, utm=body.utm,
                           track_opens=body.track_opens, locale=body.locale)
     return {"name": created.name, "kind": created.kind}
 
@@ -76,7 +79,8 @@ def remove_list(name: str, request: Request) -> dict:
 @router.post("/subscribers", status_code=201, summary="Subscribe an address to a list")
 def post_subscriber(body: SubscriberIn, request: Request) -> dict:
     added = add_subscriber(request.app.state.db, body.email, body.list_name, body.name,
-                           body.sections, resubscribe=body.resubscribe)
+                           body.sections, resubscribe=body.resubscribe,
+                           timezone=body.timezone)
     return {"email": normalise_email(body.email), "list": body.list_name,
             "status": added.subscription.status, "outcome": added.outcome}
 

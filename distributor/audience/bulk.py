@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import insert, select, update
 
-from distributor.audience.lists import clean_name
+from distributor.audience.lists import check_timezone, clean_name
 from distributor.audience.subscribers import list_subscribers, normalise_email
 from distributor.audience.tokens import email_digest
 from distributor.errors import InvalidInput
@@ -83,14 +83,15 @@ def _csv_rows(stream: io.TextIOBase) -> Iterator[tuple[int, list[str] | None, st
 
 def import_csv(db: Database, stream: io.TextIOBase, progress=None, chunk: int = 1000,
                resubscribe: bool = False) -> ImportReport:
-    """Import email,name,lists[,sections] rows (lists and sections separated by ';').
+    """Import email,name,lists[,sections[,timezone]] rows (lists and sections separated
+    by ';'; timezone an IANA name, kept when empty).
     Bad rows are reported by line number and skipped; good rows are imported;
     importing again changes nothing. Someone who unsubscribed stays so (counted)
     unless `resubscribe`; a suppressed address is refused."""
     report = ImportReport()
     with db.session() as session:
         lists = {m.name: m for m in session.scalars(select(MailingList))}
-    pending: list[tuple[str, str, list[str], list[str]]] = []
+    pending: list[tuple[int, str, str, list[str], list[str], str]] = []
 
     def flush() -> None:
         if pending:
@@ -123,17 +124,20 @@ def import_csv(db: Database, stream: io.TextIOBase, progress=None, chunk: int = 
                 raise InvalidInput(f"lists: unknown list {unknown[0]!r}")
             sections = [clean_name(s, "sections") for s in
                         (cells[3] if len(cells) > 3 else "").split(";") if s.strip()]
+            zone = cells[4].strip() if len(cells) > 4 else ""
+            if zone:
+                check_timezone(zone)
         except InvalidInput as exc:
             report.errors.append((number, str(exc)))
             continue
-        pending.append((number, email, name, names, sections))
+        pending.append((number, email, name, names, sections, zone))
         if len(pending) >= chunk:
             flush()
     flush()
     return report
 
 
-def _import_chunk(db: Database, rows: list[tuple[int, str, str, list[str], list[str]]],
+def _import_chunk(db: Database, rows: list[tuple[int, str, str, list[str], list[str], str]],
                   lists: dict[str, MailingList], report: ImportReport,
                   resubscribe: bool) -> None:
     """One transaction per chunk, with bulk statements: no object per row."""
@@ -165,12 +169,16 @@ def _import_chunk(db: Database, rows: list[tuple[int, str, str, list[str], list[
         if renamed:
             session.execute(update(Subscriber), renamed)
         ids = {e: i for e, (i, _) in ids_and_names().items()}
+        zoned = {ids[email]: zone for email, *_, zone in rows if zone}
+        if zoned:
+            session.execute(update(Subscriber), [{"id": i, "timezone": z}
+                                                 for i, z in zoned.items()])
         existing = {(subscriber, list_id): status for subscriber, list_id, status in
                     session.execute(select(Subscription.subscriber_id, Subscription.list_id,
                                            Subscription.status)
                                     .where(Subscription.subscriber_id.in_(ids.values())))}
         additions, rejoining = [], []
-        for email, _, list_names, sections in rows:
+        for email, _, list_names, sections, _ in rows:
             added = False
             for list_name in list_names:
                 pair = (ids[email], lists[list_name].id)
@@ -202,11 +210,11 @@ def _import_chunk(db: Database, rows: list[tuple[int, str, str, list[str], list[
 
 def export_csv(db: Database, out: io.TextIOBase, list_name: str | None = None,
                page: int = 1000) -> int:
-    """Write email,name,lists,sections rows of the active subscriptions, streaming: the
+    """Write email,name,lists,sections,timezone rows of the active subscriptions, streaming: the
     import's own format, so a file goes out and back unchanged. A person whose lists
     carry different section preferences gets one row per preference set."""
     writer = csv.writer(out)
-    writer.writerow(["email", "name", "lists", "sections"])
+    writer.writerow(["email", "name", "lists", "sections", "timezone"])
     after, count = 0, 0
     while True:
         rows = list_subscribers(db, list_name, SubscriptionStatus.ACTIVE, limit=page,
@@ -221,7 +229,8 @@ def export_csv(db: Database, out: io.TextIOBase, list_name: str | None = None,
             by_person.setdefault((row["id"], tuple(row["sections"])), []).append(row)
         for (_, sections), items in by_person.items():
             writer.writerow([safe_cell(items[0]["email"]), safe_cell(items[0]["name"]),
-                             ";".join(r["list"] for r in items), ";".join(sections)])
+                             ";".join(r["list"] for r in items), ";".join(sections),
+                             items[0]["timezone"] or ""])
             count += 1
         after = rows[-1]["id"]
 

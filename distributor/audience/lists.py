@@ -7,7 +7,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import time
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -70,6 +70,22 @@ def check_schedule(schedule: str) -> str:
     return schedule
 
 
+def check_local_schedule(schedule: str | None) -> None:
+    """A digest sent at each reader's own hour runs at most hourly: the edition spans
+    every zone's clock, a day and more, and each run is one edition."""
+    if not schedule:
+        raise InvalidInput("local_time: only a digest list (with --schedule) sends at each "
+                           "reader's own hour", {"local_time": "digest lists only"})
+    runs = croniter(schedule, datetime(2026, 1, 1, tzinfo=UTC))
+    previous = runs.get_next(datetime)
+    for _ in range(48):
+        current = runs.get_next(datetime)
+        if current - previous < timedelta(hours=1):
+            raise InvalidInput(f"local_time: {schedule!r} runs more often than hourly",
+                               {"local_time": "needs a schedule that runs at most hourly"})
+        previous = current
+
+
 def check_timezone(timezone: str) -> str:
     try:
         ZoneInfo(timezone)
@@ -111,8 +127,8 @@ def create_list(db: Database, name: str, *, instant: bool = True, schedule: str 
                 timezone: str = "UTC", sections: Iterable[str] = (),
                 double_opt_in: bool = False, max_age: str | float | None = None,
                 quiet: str | None = None, from_address: str | None = None,
-                reply_to: str | None = None, public: bool = False, tracking: str = OFF,
-                utm: str | None = None, track_opens: bool = False,
+                reply_to: str | None = None, local_time: bool = False, public: bool = False,
+                tracking: str = OFF, utm: str | None = None, track_opens: bool = False,
                 locale: str = "en") -> MailingList:
     name = check_list_name(name)
     locale = check_locale(locale)
@@ -124,6 +140,8 @@ def create_list(db: Database, name: str, *, instant: bool = True, schedule: str 
                            {"schedule": "give --instant or --schedule, not both or neither"})
     schedule = check_schedule(schedule) if schedule else None
     check_timezone(timezone)
+    if local_time:
+        check_local_schedule(schedule)
     sections = [clean_name(s, "section") for s in sections if s.strip()]
     extra = {"max_age": check_max_age(max_age)} if max_age is not None else {}
     if quiet is not None:
@@ -134,9 +152,9 @@ def create_list(db: Database, name: str, *, instant: bool = True, schedule: str 
         mailing_list = MailingList(name=name, kind="instant" if instant else "digest",
                                    schedule=schedule, timezone=timezone, sections=sections,
                                    double_opt_in=double_opt_in, from_address=from_address,
-                                   reply_to=reply_to, public=public, tracking=tracking,
-                                   utm=utm, track_opens=track_opens, locale=locale,
-                                   **extra)
+                                   reply_to=reply_to, local_time=local_time, public=public,
+                                   tracking=tracking, utm=utm, track_opens=track_opens,
+                                   locale=locale, **extra)
         session.add(mailing_list)
     return mailing_list
 
@@ -147,9 +165,9 @@ _UNSET = object()
 def update_list(db: Database, name: str, *, schedule: str | None = None,
                 timezone: str | None = None, max_age: str | float | None = None,
                 quiet: str | None = None, from_address=_UNSET, reply_to=_UNSET,
-                public: bool | None = None, tracking: str | None = None,
-                utm: str | None = None, track_opens: bool | None = None,
-                locale: str | None = None) -> MailingList:
+                local_time: bool | None = None, public: bool | None = None,
+                tracking: str | None = None, utm: str | None = None,
+                track_opens: bool | None = None, locale: str | None = None) -> MailingList:
     """Change a list in place (its subscribers and history stay). Everything is checked
     before anything is written."""
     changes: dict = {}
@@ -165,6 +183,8 @@ def update_list(db: Database, name: str, *, schedule: str | None = None,
         changes["from_address"] = check_sender(from_address, "from")
     if reply_to is not _UNSET:
         changes["reply_to"] = check_sender(reply_to, "reply_to")
+    if local_time is not None:
+        changes["local_time"] = local_time
     if public is not None:
         changes["public"] = public
     if tracking is not None:
@@ -177,14 +197,16 @@ def update_list(db: Database, name: str, *, schedule: str | None = None,
         changes["locale"] = check_locale(locale)
     if not changes:
         raise InvalidInput("nothing to change: give --schedule, --timezone, --max-age, --quiet, "
-                           "--from, --reply-to, --public/--private, --tracking, --utm or "
-                           "--opens/--no-opens or --locale",
+                           "--from, --reply-to, --local-time/--list-time, --public/--private, "
+                           "--tracking, --utm, --opens/--no-opens or --locale",
                            {"list": "nothing to change"})
     with db.session() as session:
         mailing_list = get_list(session, name)
         if "schedule" in changes and mailing_list.kind != "digest":
             raise InvalidInput(f"{name!r} is an instant list: it has no schedule",
                                {"schedule": "instant lists have no schedule"})
+        if changes.get("local_time", mailing_list.local_time):
+            check_local_schedule(changes.get("schedule", mailing_list.schedule))
         for key, value in changes.items():
             setattr(mailing_list, key, value)
     return mailing_list
@@ -231,6 +253,7 @@ class ListSummary:
     active: int
     from_address: str | None = None
     reply_to: str | None = None
+    local_time: bool = False
     public: bool = False
     tracking: str = OFF
     utm: str | None = None
@@ -245,8 +268,8 @@ def list_lists(db: Database) -> list[ListSummary]:
             .where(Subscription.status == SubscriptionStatus.ACTIVE).group_by(Subscription.list_id)).all())
         return [ListSummary(m.name, m.kind, m.schedule, m.timezone, list(m.sections),
                             m.double_opt_in, m.max_age, m.quiet, counts.get(m.id, 0),
-                            m.from_address, m.reply_to, m.public, m.tracking, m.utm,
-                            m.track_opens, m.locale)
+                            m.from_address, m.reply_to, m.local_time, m.public, m.tracking,
+                            m.utm, m.track_opens, m.locale)
                 for m in session.scalars(select(MailingList).order_by(MailingList.name))]
 
 

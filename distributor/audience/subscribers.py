@@ -15,7 +15,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from distributor.audience.lists import clean_name, get_list
+from distributor.audience.lists import check_timezone, clean_name, get_list
 from distributor.audience.tokens import email_digest, read_token
 from distributor.audience.tracking import erase_events
 from distributor.errors import InvalidInput, NotFound
@@ -103,17 +103,21 @@ def bounce(session: Session, subscriber_id: int, email: str) -> None:
 @dataclass(frozen=True)
 class Added:
     subscription: Subscription
-    outcome: str  # added | resubscribed | already subscribed
+    outcome: str  # added | resubscribed | already subscribed | time zone set
 
 
 def add_subscriber(db: Database, email: str, list_name: str, name: str = "",
-                   sections: Iterable[str] = (), resubscribe: bool = False) -> Added:
+                   sections: Iterable[str] = (), resubscribe: bool = False,
+                   timezone: str | None = None) -> Added:
     """An operator puts someone on a list (CLI, admin API): active at once. Someone who
     unsubscribed comes back only with `resubscribe`; a suppressed address (erased,
-    bounced, complained) never does: it would never be mailed."""
+    bounced, complained) never does: it would never be mailed. `timezone` (IANA) is
+    where local-time digests reach them at the list's hour."""
     email = normalise_email(email)
     name = clean_name(name)
     sections = [clean_name(s, "section") for s in sections]
+    if timezone:
+        check_timezone(timezone)
     with db.session() as session:
         mailing_list = get_list(session, list_name)
         reason = suppression_reason(session, email)
@@ -129,8 +133,11 @@ def add_subscriber(db: Database, email: str, list_name: str, name: str = "",
                                {"email": "unsubscribed: give resubscribe to add them again"})
         subscription, changed = subscribe(session, subscriber, mailing_list, sections,
                                           rejoin=resubscribe)
+        moved = bool(timezone) and subscriber.timezone != timezone
+        if moved:
+            subscriber.timezone = timezone
         if not changed:
-            return Added(subscription, "already subscribed")
+            return Added(subscription, "time zone set" if moved else "already subscribed")
         rejoined = before == SubscriptionStatus.UNSUBSCRIBED
         return Added(subscription, "resubscribed" if rejoined else "added")
 
@@ -170,7 +177,7 @@ def list_subscribers(db: Database, list_name: str | None = None, status: str | N
         raise InvalidInput("after: a subscriber id", {"after": "not a subscriber id"})
     with db.session() as session:
         query = (select(Subscriber.id, Subscriber.email, Subscriber.name, MailingList.name,
-                        Subscription.status, Subscription.sections)
+                        Subscription.status, Subscription.sections, Subscriber.timezone)
                  .join(Subscription, Subscription.subscriber_id == Subscriber.id)
                  .join(MailingList, MailingList.id == Subscription.list_id)
                  .where(Subscriber.id > after)
@@ -180,8 +187,8 @@ def list_subscribers(db: Database, list_name: str | None = None, status: str | N
         if status:
             query = query.where(Subscription.status == status)
         rows = session.execute(query.limit(limit)).all()
-    return [{"id": i, "email": e, "name": n, "list": lst, "status": st, "sections": sec}
-            for i, e, n, lst, st, sec in rows]
+    return [{"id": i, "email": e, "name": n, "list": lst, "status": st, "sections": sec,
+             "timezone": tz} for i, e, n, lst, st, sec, tz in rows]
 
 
 def remove_subscriber(db: Database, email: str, list_name: str | None = None,

@@ -13,7 +13,7 @@ from distributor.audience.tracking import channel_link
 from distributor.channels.adapters import adapter_class
 from distributor.channels.adapters.base import Outgoing, ReadsBack, idempotency_key
 from distributor.channels.text import render_channel_text
-from distributor.config import ChannelConfig, Settings
+from distributor.config import ChannelConfig, Settings, format_duration
 from distributor.errors import CredentialsRefused, PermanentError, TransientError
 from distributor.outbox import leases
 from distributor.outbox.retry import backoff
@@ -89,7 +89,15 @@ def run_post(db: Database, settings: Settings, http: requests.Session, post_id: 
             post.state, post.lease_until = PostState.RETRYING, None
             post.attempts -= 1
             return PostResult(Outcome.RETRY, retry_in=wait)
-        article = session.get(Article, post.article_id).payload()
+        stored = session.get(Article, post.article_id)
+        # Counted from when the post was meant to go: its article's arrival or embargo.
+        age = (now - max(post.created_at, stored.published_at)).total_seconds()
+        if age > channel.max_age and post.attempts == 1:  # later tries: give up below
+            why = (f"expired: {age / 3600:.1f} h late when its turn came, over the channel's "
+                   f"max_age of {format_duration(channel.max_age)}")
+            post.state, post.error, post.lease_until = PostState.EXPIRED, why, None
+            return PostResult(Outcome.EXPIRED, error=why)
+        article = stored.payload()
         created_at, attempts, last_error = post.created_at, post.attempts, post.error or ""
 
     def outcome(**values) -> None:

@@ -38,6 +38,9 @@ def lists() -> None:
               help='This list\'s sender, e.g. "Morning Brief <brief@news.example.org>" '
                    "(default: DISTRIBUTOR_FROM).")
 @click.option("--reply-to", metavar="ADDR", help="Where replies to this list's emails go.")
+@click.option("--local-time", is_flag=True,
+              help="Digest lists: send at the schedule's hour in each subscriber's own time "
+                   "zone (subscribers without one: --timezone).")
 @click.option("--public/--private", default=False, show_default=True,
               help="Public: readers find it on the web (sign-up page /lists/NAME/subscribe, "
                    "archive /archive/NAME, Atom feed, the preference centre).")
@@ -56,7 +59,7 @@ def lists() -> None:
 def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, tz: str,
                  sections: tuple[str, ...], double_opt_in: bool, max_age: str | None,
                  quiet: str | None, from_address: str | None, reply_to: str | None,
-                 public: bool, tracking: str | None, utm: str | None,
+                 local_time: bool, public: bool, tracking: str | None, utm: str | None,
                  track_opens: bool | None, locale: str | None) -> None:
     """Create the list NAME."""
     from distributor.audience.lists import create_list
@@ -66,8 +69,8 @@ def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, t
     created = create_list(obj.db, name, instant=instant, schedule=schedule, timezone=tz,
                           sections=sections, double_opt_in=double_opt_in, max_age=max_age,
                           quiet=quiet, from_address=from_address, reply_to=reply_to,
-                          public=public, tracking=tracking or "off", utm=utm,
-                          track_opens=bool(track_opens), locale=locale or "en")
+                          local_time=local_time, public=public, tracking=tracking or "off",
+                          utm=utm, track_opens=bool(track_opens), locale=locale or "en")
     click.echo(f"created {created.kind} list {created.name}" + _next_run(created))
 
 
@@ -80,6 +83,8 @@ def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, t
 @click.option("--from", "from_address", metavar="ADDR",
               help='This list\'s sender, "Name <addr@domain>"; "" goes back to DISTRIBUTOR_FROM.')
 @click.option("--reply-to", metavar="ADDR", help='Where replies go; "" removes Reply-To.')
+@click.option("--local-time/--list-time", "local_time", default=None,
+              help="Send digests at the hour in each subscriber's own zone, or in the list's.")
 @click.option("--public/--private", default=None,
               help="Serve (or stop serving) its sign-up page, web archive and Atom feed.")
 @click.option("--tracking", type=click.Choice(["off", "aggregate", "per-subscriber"]),
@@ -96,8 +101,9 @@ def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, t
 @pass_ctx
 def lists_update(obj: Context, name: str, schedule: str | None, tz: str | None,
                  max_age: str | None, quiet: str | None, from_address: str | None,
-                 reply_to: str | None, public: bool | None, tracking: str | None,
-                 utm: str | None, track_opens: bool | None, locale: str | None) -> None:
+                 reply_to: str | None, local_time: bool | None, public: bool | None,
+                 tracking: str | None, utm: str | None, track_opens: bool | None,
+                 locale: str | None) -> None:
     """Change the list NAME in place: only what is given changes; its subscribers and
     history stay. Prints the next scheduled digest after the change."""
     from distributor.audience.lists import update_list
@@ -105,8 +111,9 @@ def lists_update(obj: Context, name: str, schedule: str | None, tz: str | None,
     senders = {k: v for k, v in (("from_address", from_address), ("reply_to", reply_to))
                if v is not None}
     updated = update_list(obj.db, name, schedule=schedule, timezone=tz, max_age=max_age,
-                          quiet=quiet, public=public, tracking=tracking, utm=utm,
-                          track_opens=track_opens, locale=locale, **senders)
+                          quiet=quiet, local_time=local_time, public=public,
+                          tracking=tracking, utm=utm, track_opens=track_opens, locale=locale,
+                          **senders)
     click.echo(f"updated list {updated.name}" + _next_run(updated))
 
 
@@ -119,7 +126,8 @@ def _next_run(mailing_list) -> str:
     if not mailing_list.schedule:
         return ""
     when = next_run(mailing_list, datetime.now(UTC)).astimezone(ZoneInfo(mailing_list.timezone))
-    return f"; next digest {when:%Y-%m-%d %H:%M} {mailing_list.timezone}"
+    each = " in each subscriber's own zone" if mailing_list.local_time else ""
+    return f"; next digest {when:%Y-%m-%d %H:%M} {mailing_list.timezone}{each}"
 
 
 @lists.command("list")
@@ -140,7 +148,8 @@ def lists_list(obj: Context, as_json: bool) -> None:
             return
         out = Table("list", "kind", "schedule", "sections", "active", "readers")
         for r in rows:
-            schedule = f"{r['schedule']} ({r['timezone']})" if r["schedule"] else "-"
+            zone = "each reader's zone" if r["local_time"] else r["timezone"]
+            schedule = f"{r['schedule']} ({zone})" if r["schedule"] else "-"
             readers = ("public" if r["public"] else "private") + \
                 (f", clicks {r['tracking']}" if r["tracking"] != "off" else "") + \
                 (f", {r['locale']}" if r["locale"] != "en" else "")
@@ -174,16 +183,20 @@ def subscribers() -> None:
 @click.option("--name", default="", help="The subscriber's name.")
 @click.option("--section", "sections", multiple=True,
               help="Digest preference: only these sections (repeatable).")
+@click.option("--timezone", "tz", metavar="TZ",
+              help="Their IANA time zone, e.g. America/New_York: local-time digest lists "
+                   "reach them at the list's hour there (default: the list's zone).")
 @click.option("--resubscribe", is_flag=True,
               help="Add someone who unsubscribed from the list again (only with their consent).")
 @pass_ctx
 def subscribers_add(obj: Context, email: str, list_name: str, name: str,
-                    sections: tuple[str, ...], resubscribe: bool) -> None:
+                    sections: tuple[str, ...], tz: str | None, resubscribe: bool) -> None:
     """Subscribe EMAIL to a list (idempotent). Someone who unsubscribed is refused
     unless --resubscribe; a suppressed (erased, bounced, complained) address always is."""
     from distributor.audience.subscribers import add_subscriber, normalise_email
 
-    added = add_subscriber(obj.db, email, list_name, name, sections, resubscribe=resubscribe)
+    added = add_subscriber(obj.db, email, list_name, name, sections, resubscribe=resubscribe,
+                           timezone=tz)
     click.echo(f"{normalise_email(email)} on {list_name}: {added.outcome} "
                f"({added.subscription.status})")
 
@@ -198,10 +211,11 @@ def subscribers_add(obj: Context, email: str, list_name: str, name: str,
 @pass_ctx
 def subscribers_import(obj: Context, file: str, resubscribe: bool,
                        encoding: str | None) -> None:
-    """Import subscribers from a CSV file with the columns email,name,lists[,sections].
+    """Import subscribers from a CSV file: email,name,lists[,sections[,timezone]].
 
     Several lists (and sections, a subscriber's digest preferences) are separated
-    by ';'. UTF-8 is expected; a file in another charset (Excel's plain CSV is
+    by ';'; timezone is an IANA name (local-time digests reach them at the list's
+    hour there). UTF-8 is expected; a file in another charset (Excel's plain CSV is
     usually Windows-1252) is refused unless --encoding names it. Bad rows are reported by line
     number and skipped; good rows are imported. People who unsubscribed stay so
     unless --resubscribe; suppressed addresses are refused. Importing the same file

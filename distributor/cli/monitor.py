@@ -87,6 +87,13 @@ def render_status(data: dict):
             digests.add_row(d["list"], d["schedule"] or "", d["timezone"],
                             (d["next_run"] or "invalid schedule")[:16].replace("T", " "))
         parts.append(digests)
+    if data.get("scheduled"):
+        held = Table("scheduled for", "article", "guid", title="embargoed articles",
+                     title_justify="left")
+        for a in data["scheduled"]:
+            held.add_row(a["scheduled_for"][:16].replace("T", " "), (a["title"] or "")[:50],
+                         a["guid"][:60])
+        parts.append(held)
     return Group(*parts)
 
 

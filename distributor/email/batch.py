@@ -38,7 +38,7 @@ from distributor.email.pace import THROTTLE_HOLD, Pace
 from distributor.email.transport import Connection, Transport
 from distributor.errors import PermanentError, RecipientRefused, Throttled, TransientError
 from distributor.outbox import leases
-from distributor.outbox.plan import alert_due
+from distributor.outbox.plan import alert_due, members
 from distributor.states import (
     DELIVERY_FINISHED,
     SEND_STOPPED,
@@ -146,7 +146,7 @@ def _stale(session: Session, send: Send, now: datetime) -> str | None:
             f"max_age of {format_duration(mailing_list.max_age)}")
 
 
-def _recipients(session: Session, send: Send, batch: Batch, now: datetime):
+def _recipients(session: Session, send: Send, batch: Batch, covered, now: datetime):
     finished = exists().where(Delivery.send_id == send.id,
                               Delivery.subscriber_id == Subscriber.id,
                               Delivery.state.in_(DELIVERY_FINISHED))
@@ -155,7 +155,7 @@ def _recipients(session: Session, send: Send, batch: Batch, now: datetime):
         select(Subscriber.id, Subscriber.email, Subscriber.name, Subscription.sections)
         .join(Subscription, Subscription.subscriber_id == Subscriber.id)
         .where(Subscription.list_id == send.list_id, Subscription.status == SubscriptionStatus.ACTIVE,
-               unpaused, Subscriber.id.between(batch.first_id, batch.last_id), ~finished)
+               unpaused, covered, ~finished)
         .order_by(Subscriber.id)).all()
 
 
@@ -180,7 +180,8 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
             expire_send(session, send.id, stale)
             return BatchResult(Outcome.EXPIRED, error=stale)
         send.state = SendState.RUNNING
-        list_name = session.get(MailingList, send.list_id).name
+        mailing_list = session.get(MailingList, send.list_id)
+        list_name, covered = mailing_list.name, members(batch, mailing_list.timezone)
 
         def compiled_for(preferences: tuple[str, ...]) -> CompiledEmail | None:
             # Keyed by the send's Message-ID tag, not its id: a reset database numbers
@@ -188,11 +189,11 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
             return compiled_cache.get((send_key(settings, send), preferences),
                                       lambda: compile_send(session, settings, send, preferences))
 
-        recipients = _recipients(session, send, batch, now)
+        recipients = _recipients(session, send, batch, covered, now)
         deferred = set(session.scalars(
             select(Delivery.subscriber_id).where(
                 Delivery.send_id == send.id, Delivery.state == DeliveryState.DEFERRED,
-                Delivery.subscriber_id.between(batch.first_id, batch.last_id))))
+                Delivery.subscriber_id.in_(select(Subscriber.id).where(covered)))))
         suppressed = set(session.scalars(select(Suppression.email_hash).where(
             Suppression.email_hash.in_([email_digest(r.email) for r in recipients]))))
         send_id, list_id, attempts = send.id, send.list_id, batch.attempts

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import exists, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from distributor.outbox.plan import members
 from distributor.outbox.retry import backoff
 from distributor.states import OPEN, SEND_OPEN, BatchState, DeliveryState, SendState
-from distributor.store import Batch, Database, Delivery, Send
+from distributor.store import Batch, Database, Delivery, MailingList, Send, Subscriber
 
 MAX_BATCH_ATTEMPTS = 10
 MAX_ERROR = 500  # characters of an error kept on a row
@@ -63,9 +64,12 @@ def close_batch(db: Database, batch_id: int, send_id: int, *, attempts: int, def
             return retry_in, 0
         given_up = 0
         if deferred:
+            list_zone = session.scalar(select(MailingList.timezone).join(
+                Send, Send.list_id == MailingList.id).where(Send.id == send_id))
+            covered = select(Subscriber.id).where(members(batch, list_zone))
             given_up = session.execute(update(Delivery).where(
                 Delivery.send_id == send_id, Delivery.state == DeliveryState.DEFERRED,
-                Delivery.subscriber_id.between(batch.first_id, batch.last_id))
+                Delivery.subscriber_id.in_(covered))
                 .values(state=DeliveryState.FAILED)).rowcount
         batch.state = BatchState.DONE
         session.flush()

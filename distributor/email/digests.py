@@ -5,6 +5,11 @@ list carried (digest_items), grouped by section in the list's order, newest firs
 each article goes out once per list whatever its date and whenever it arrives. With
 none it is recorded as skipped. Each scheduled run has a run key (the due time); the key is
 unique per list, so two schedulers running at once plan one digest.
+
+A list with local_time sends each edition at the schedule's hour in each reader's own
+zone. The edition (one send, one content) is planned when the first zone's hour comes,
+its batches cut per zone and each held until its zone's hour: a reader is in one batch
+of one send per edition, so no DST change gives anyone two or none.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 from sqlalchemy import func, select
@@ -24,11 +29,14 @@ from distributor.config import Settings
 from distributor.email.compose import compile_digest
 from distributor.errors import InvalidInput, Unavailable
 from distributor.outbox import wake
-from distributor.outbox.plan import plan_send, sections_match
+from distributor.outbox.plan import plan_send, sections_match, zones
 from distributor.states import SendState, SubscriptionStatus
 from distributor.store import Article, Database, DigestItem, MailingList, Send, Subscription
 
 MISSED_RUN_WINDOW = timedelta(hours=6)  # after downtime, a run older than this is not sent
+# Clocks on Earth differ by up to 26 h (UTC-12 to UTC+14): how far a local-time edition
+# reaches before and after its hour in the list's zone.
+CLOCK_SPREAD = timedelta(hours=26)
 
 
 def _cron(mailing_list: MailingList, at: datetime) -> croniter:
@@ -45,18 +53,57 @@ def last_due(mailing_list: MailingList, now: datetime) -> datetime:
     return _cron(mailing_list, now + timedelta(seconds=1)).get_prev(datetime).astimezone(UTC)
 
 
+def same_clock(when: datetime, from_zone: str, to_zone: str) -> datetime:
+    """The moment (UTC) when clocks in `to_zone` read what clocks in `from_zone` read at
+    `when`. A time a DST change skips comes an hour later; one it repeats, the first
+    time. An unknown zone reads as `from_zone`."""
+    wall = when.astimezone(ZoneInfo(from_zone)).replace(tzinfo=None)
+    try:
+        zone = ZoneInfo(to_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo(from_zone)
+    return wall.replace(tzinfo=zone).astimezone(UTC)
+
+
+def _edition_due(session: Session, mailing_list: MailingList, now: datetime
+                 ) -> datetime | None:
+    """A local-time list: the edition (its time in the list's zone) whose first reader's
+    hour has come, that its last reader's hour has not left behind by more than the
+    missed-run window, and that is not planned yet."""
+    present = zones(session, mailing_list) or {mailing_list.timezone}
+    cron = _cron(mailing_list, now - MISSED_RUN_WINDOW - CLOCK_SPREAD)
+    for _ in range(200):  # local-time schedules run at most hourly (lists.py checks)
+        when = cron.get_next(datetime).astimezone(UTC)
+        if when > now + CLOCK_SPREAD:
+            return None
+        hours = [same_clock(when, mailing_list.timezone, zone) for zone in present]
+        if (min(hours) <= now and now - max(hours) <= MISSED_RUN_WINDOW
+                and min(hours) >= mailing_list.created_at
+                and not _planned(session, mailing_list, when)):
+            return when
+    return None
+
+
+def _planned(session: Session, mailing_list: MailingList, when: datetime) -> bool:
+    return session.scalar(select(Send.id).where(
+        Send.list_id == mailing_list.id, Send.run_key == run_key(when))) is not None
+
+
 def due_lists(db: Database, now: datetime) -> list[tuple[str, datetime]]:
     """Digest lists whose latest scheduled time has come and has no digest yet."""
     due = []
     with db.session() as session:
         for mailing_list in session.scalars(select(MailingList).where(
                 MailingList.kind == "digest")):
+            if mailing_list.local_time:
+                when = _edition_due(session, mailing_list, now)
+                if when is not None:
+                    due.append((mailing_list.name, when))
+                continue
             when = last_due(mailing_list, now)
             if when < mailing_list.created_at or now - when > MISSED_RUN_WINDOW:
                 continue
-            taken = session.scalar(select(Send.id).where(
-                Send.list_id == mailing_list.id, Send.run_key == run_key(when)))
-            if taken is None:
+            if not _planned(session, mailing_list, when):
                 due.append((mailing_list.name, when))
     return due
 
@@ -149,9 +196,14 @@ def trigger_digest(db: Database, settings: Settings, list_name: str, *,
                 session.flush()
                 result.state, result.send_id = SendState.SKIPPED, send.id
                 return result
+            release = None
+            if mailing_list.local_time and scheduled_for is not None:
+                def release(zone: str) -> datetime | None:
+                    hour = same_clock(scheduled_for, mailing_list.timezone, zone)
+                    return hour if hour > now else None
             send = plan_send(session, mailing_list, "digest", settings.batch_size,
                              since=since, until=now, article_ids=[a.id for a in articles],
-                             run_key=key)
+                             run_key=key, release=release)
             session.add_all(DigestItem(send_id=send.id, list_id=mailing_list.id,
                                        article_id=article.id) for article in articles)
             mailing_list.last_digest_at = now

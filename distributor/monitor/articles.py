@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 
 from distributor.monitor.deliveries import send_counts, send_report
+from distributor.states import PostState, SendState
 from distributor.store import Article, ChannelPost, Database, MailingList, Send
 
 
@@ -36,3 +37,16 @@ def latest_articles(db: Database, limit: int = 20) -> list[dict[str, Any]]:
                  "published_at": a.published_at.isoformat(),
                  "scheduled_for": a.published_at.isoformat() if a.published_at > now else None,
                  "channels": posts[a.id], "sends": sends[a.id]} for a in articles]
+
+
+def scheduled_articles(db: Database, now: datetime, limit: int = 50) -> list[dict[str, Any]]:
+    """Embargoed articles, soonest first: planned posts or sends held until their time
+    (an unpublished one has none left)."""
+    held = or_(exists().where(ChannelPost.article_id == Article.id,
+                              ChannelPost.state == PostState.PLANNED),
+               exists().where(Send.article_id == Article.id, Send.state == SendState.PLANNED))
+    with db.session() as session:
+        rows = session.scalars(select(Article).where(Article.published_at > now, held)
+                               .order_by(Article.published_at).limit(limit)).all()
+        return [{"guid": a.guid, "title": a.title,
+                 "scheduled_for": a.published_at.isoformat()} for a in rows]

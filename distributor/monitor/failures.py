@@ -189,6 +189,8 @@ def _reopen_post(db: Database, post_id: int, failure_id: str, now: datetime) -> 
             state.disabled, state.reason = False, None
         post.state, post.attempts, post.error = PostState.PLANNED, 0, None
         post.lease_until, post.next_attempt_at, post.enqueued_at = None, None, now
+        # The operator's retry starts the post over: its max_age runs from now.
+        post.created_at = now
         return f"channel post to {post.channel}"
 
 

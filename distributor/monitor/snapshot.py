@@ -14,6 +14,7 @@ from kombu.exceptions import KombuError
 from distributor.channels.admin import disabled_channels
 from distributor.config import Settings
 from distributor.email.routes import route_states
+from distributor.monitor.articles import scheduled_articles
 from distributor.monitor.progress import recent_sends, troubled_posts
 from distributor.monitor.queues import (
     broker_client,
@@ -73,4 +74,5 @@ def snapshot(db: Database, celery_app, settings: Settings) -> dict[str, Any]:
     data["channel_posts"] = troubled_posts(db)
     data["disabled_channels"] = disabled_channels(db, settings)
     data["digests"] = digest_lists(db, now)
+    data["scheduled"] = scheduled_articles(db, now)
     return data

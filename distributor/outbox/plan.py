@@ -3,27 +3,44 @@ written in the same transaction as the article or digest trigger."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, or_, select, text, update
+from sqlalchemy import bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from distributor.config import Settings
-from distributor.states import SEND_ENDED, BatchState, PostState, SendState
-from distributor.store import Article, Batch, ChannelPost, MailingList, Send
+from distributor.states import SEND_ENDED, BatchState, PostState, SendState, SubscriptionStatus
+from distributor.store import Article, Batch, ChannelPost, MailingList, Send, Subscriber, Subscription
 from distributor.store.tables import UTCDateTime
+
+# A reader who paused (the preference centre) is planned into no send until the pause ends.
+_UNPAUSED = "(subscriptions.paused_until IS NULL OR subscriptions.paused_until <= :now)"
 
 _BOUNDS = text("""
     SELECT subscriber_id, rn, total FROM (
         SELECT subscriber_id,
                row_number() OVER (ORDER BY subscriber_id) AS rn,
                count(*) OVER () AS total
-        FROM subscriptions WHERE list_id = :list_id AND status = 'active'
-            AND (paused_until IS NULL OR paused_until <= :now)
+        FROM subscriptions WHERE list_id = :list_id AND status = 'active' AND """ + _UNPAUSED + """
     ) ranked
     WHERE (rn - 1) % :size = 0 OR rn % :size = 0 OR rn = total
     ORDER BY subscriber_id
+""").bindparams(bindparam("now", type_=UTCDateTime))
+
+# The same per time zone (the subscriber's, else the list's): each range holds one zone.
+_ZONE_BOUNDS = text("""
+    SELECT zone, subscriber_id, rn, total FROM (
+        SELECT COALESCE(subscribers.timezone, :list_zone) AS zone, subscriber_id,
+               row_number() OVER (PARTITION BY COALESCE(subscribers.timezone, :list_zone)
+                                  ORDER BY subscriber_id) AS rn,
+               count(*) OVER (PARTITION BY COALESCE(subscribers.timezone, :list_zone)) AS total
+        FROM subscriptions JOIN subscribers ON subscribers.id = subscriptions.subscriber_id
+        WHERE list_id = :list_id AND status = 'active' AND """ + _UNPAUSED + """
+    ) ranked
+    WHERE (rn - 1) % :size = 0 OR rn % :size = 0 OR rn = total
+    ORDER BY zone, subscriber_id
 """).bindparams(bindparam("now", type_=UTCDateTime))
 
 
@@ -38,7 +55,7 @@ def sections_match(wanted: list[str], section: str | None) -> bool:
 def batch_bounds(session: Session, list_id: int, size: int) -> tuple[list[tuple[int, int]], int]:
     """Keyset ranges [first, last] of about `size` active subscribers each, and their count.
     Only the range ends leave the database, never the whole id list. A reader who paused
-    (the preference centre) is not counted until the pause ends."""
+    is not counted until the pause ends."""
     bounds: list[tuple[int, int]] = []
     first = total = 0
     params = {"list_id": list_id, "size": size, "now": datetime.now(UTC)}
@@ -50,21 +67,64 @@ def batch_bounds(session: Session, list_id: int, size: int) -> tuple[list[tuple[
     return bounds, total
 
 
+def zone_batch_bounds(session: Session, mailing_list: MailingList, size: int
+                      ) -> tuple[list[tuple[str, int, int]], int]:
+    """(zone, first, last) ranges of about `size` active subscribers of one time zone
+    each (a subscriber without one counts in the list's), and their count."""
+    bounds: list[tuple[str, int, int]] = []
+    first = count = 0
+    params = {"list_id": mailing_list.id, "list_zone": mailing_list.timezone, "size": size,
+              "now": datetime.now(UTC)}
+    for zone, subscriber_id, rn, total in session.execute(_ZONE_BOUNDS, params):
+        if (rn - 1) % size == 0:
+            first = subscriber_id
+        if rn % size == 0 or rn == total:
+            bounds.append((zone, first, subscriber_id))
+            count += rn - (rn - 1) // size * size
+    return bounds, count
+
+
+def zones(session: Session, mailing_list: MailingList) -> set[str]:
+    """The time zones the list's active subscribers live in."""
+    zone = func.coalesce(Subscriber.timezone, mailing_list.timezone)
+    return set(session.scalars(
+        select(zone).distinct().join(Subscription, Subscription.subscriber_id == Subscriber.id)
+        .where(Subscription.list_id == mailing_list.id,
+               Subscription.status == SubscriptionStatus.ACTIVE)))
+
+
+def members(batch: Batch, list_timezone: str):
+    """The condition on Subscriber rows that a batch covers."""
+    covered = Subscriber.id.between(batch.first_id, batch.last_id)
+    if batch.timezone is None:
+        return covered
+    return covered & (func.coalesce(Subscriber.timezone, list_timezone) == batch.timezone)
+
+
 def plan_send(session: Session, mailing_list: MailingList, kind: str, batch_size: int,
               article_id: int | None = None, since: datetime | None = None,
               until: datetime | None = None, article_ids: list[int] | None = None,
-              run_key: str | None = None, not_before: datetime | None = None) -> Send:
+              run_key: str | None = None, not_before: datetime | None = None,
+              release: Callable[[str], datetime | None] | None = None) -> Send:
+    """A send cut into batches, held until `not_before`; with `release`, one set of
+    batches per time zone, each held until release(zone) (a reader's own hour)."""
     send = Send(kind=kind, list_id=mailing_list.id, article_id=article_id, since=since,
                 until=until, article_ids=article_ids or [], state=SendState.PLANNED,
                 run_key=run_key)
     session.add(send)
     session.flush()
-    bounds, total = batch_bounds(session, mailing_list.id, batch_size)
+    if release is None:
+        ranges, total = batch_bounds(session, mailing_list.id, batch_size)
+        batches = [Batch(send_id=send.id, first_id=first, last_id=last,
+                         next_attempt_at=not_before) for first, last in ranges]
+    else:
+        zoned, total = zone_batch_bounds(session, mailing_list, batch_size)
+        batches = [Batch(send_id=send.id, first_id=first, last_id=last, timezone=zone,
+                         next_attempt_at=release(zone)) for zone, first, last in zoned]
     send.planned = total
-    if not bounds:
+    if not batches:
         send.state = SendState.DONE
-    session.add_all(Batch(send_id=send.id, first_id=first, last_id=last,
-                          next_attempt_at=not_before) for first, last in bounds)
+    session.add_all(batches)
     return send
 
 

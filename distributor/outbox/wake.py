@@ -105,10 +105,12 @@ def release(db: Database, dispatcher: Dispatcher, now: datetime) -> tuple[int, i
 
 
 def enqueue_send(db: Database, dispatcher: Dispatcher, send_id: int, now: datetime) -> int:
-    """Wake up every planned batch of one send (digests, resumed sends)."""
+    """Wake up every planned batch of one send (digests, resumed sends) that no time
+    holds (a local-time digest's later zones: release wakes those)."""
     with db.session() as session:
         batch_ids = list(session.scalars(select(Batch.id).where(
-            Batch.send_id == send_id, Batch.state == BatchState.PLANNED)))
+            Batch.send_id == send_id, Batch.state == BatchState.PLANNED,
+            _released(Batch, now))))
         mark_enqueued(session, Batch, batch_ids, now)
     for batch_id in batch_ids:
         dispatcher.send_batch(batch_id)

@@ -181,7 +181,8 @@ class DigestItem(Base):
 
 
 class Batch(Base):
-    """A keyset range of subscriber ids [first_id, last_id] of one send.
+    """A keyset range of subscriber ids [first_id, last_id] of one send; for a digest
+    sent at each reader's own hour, only the range's readers in `timezone`.
     state: states.BatchState"""
 
     __tablename__ = "batches"
@@ -189,6 +190,7 @@ class Batch(Base):
     send_id: Mapped[int] = mapped_column(ForeignKey("sends.id", ondelete="CASCADE"), index=True)
     first_id: Mapped[int] = mapped_column(Integer)
     last_id: Mapped[int] = mapped_column(Integer)
+    timezone: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(10), default=BatchState.PLANNED, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[datetime | None]

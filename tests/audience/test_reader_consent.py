@@ -86,14 +86,16 @@ def test_export_keeps_sections_neutralises_formulas_and_imports_back_unchanged(d
     create_list(db, "daily", instant=True)
     create_list(db, "asia", instant=True)
     add_subscriber(db, "a@example.com", "daily", name="=HYPERLINK(\"http://evil\")")
-    add_subscriber(db, "a@example.com", "asia", sections=["Defence", "Economy"])
+    add_subscriber(db, "a@example.com", "asia", sections=["Defence", "Economy"],
+                   timezone="Asia/Kolkata")
     out = io.StringIO()
     export_csv(db, out)
     rows = list(csv.reader(io.StringIO(out.getvalue())))
-    assert rows[0] == ["email", "name", "lists", "sections"]
+    assert rows[0] == ["email", "name", "lists", "sections", "timezone"]
     names = {row[1] for row in rows[1:]}
     assert names == {"'=HYPERLINK(\"http://evil\")"}  # a spreadsheet shows it as text
-    assert ["a@example.com", "'=HYPERLINK(\"http://evil\")", "asia", "Defence;Economy"] in rows
+    assert ["a@example.com", "'=HYPERLINK(\"http://evil\")", "asia", "Defence;Economy",
+            "Asia/Kolkata"] in rows
     report = import_csv(db, io.StringIO(out.getvalue()))
     assert (report.imported, report.unchanged, report.errors) == (0, 2, [])
     with db.session() as session:

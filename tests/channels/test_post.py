@@ -153,10 +153,27 @@ def test_a_session_never_ready_gives_up_after_max_age(setup, limiter):
         [post_id] = publish(settings, db)
         waha.status = "STARTING"
         created = post_row(db, post_id).created_at.replace(tzinfo=UTC)
+        first = run_post(db, settings, requests.Session(), post_id, limiter=limiter, now=created)
+        assert first.state == "retry"
         result = run_post(db, settings, requests.Session(), post_id, limiter=limiter,
                           now=created + timedelta(hours=1, seconds=1))
         assert result.state == "failed" and "WhatsApp session not ready" in result.error
         assert overview(db, settings)[0]["state"] == "enabled"
+
+
+def test_a_post_whose_turn_comes_after_max_age_is_expired_not_sent(setup, telegram, limiter):
+    """After an outage (workers down, a long queue) a post that is no longer news stays
+    unposted: nothing reaches the service, and the reason is kept."""
+    settings, db = setup([tg_channel(telegram, max_age="1h")])
+    [post_id] = publish(settings, db)
+    created = post_row(db, post_id).created_at.replace(tzinfo=UTC)
+    result = run_post(db, settings, requests.Session(), post_id, limiter=limiter,
+                      now=created + timedelta(hours=1, minutes=1))
+    assert result.state == "expired" and "over the channel's max_age of 1h" in result.error
+    row = post_row(db, post_id)
+    assert (row.state, row.error) == ("expired", result.error)
+    assert telegram.requests == []
+    assert run_post(db, settings, requests.Session(), post_id, limiter=limiter).state == "busy"
 
 
 def test_revoked_credentials_disable_the_channel_until_a_test_works(setup, telegram, limiter):

@@ -60,8 +60,8 @@ def test_list_export_remove_and_erase(run, tmp_path):
 
     exported = run("subscribers", "export").stdout
     rows = list(csv.reader(io.StringIO(exported)))
-    assert rows[0] == ["email", "name", "lists", "sections"]
-    assert ["r0@example.com", "R 0", "breaking;daily", ""] in rows
+    assert rows[0] == ["email", "name", "lists", "sections", "timezone"]
+    assert ["r0@example.com", "R 0", "breaking;daily", "", ""] in rows
 
     assert run("subscribers", "remove", "r1@example.com", "--list", "daily").exit_code == 0
     status = json.loads(run("subscribers", "list", "--status", "unsubscribed", "--json").stdout)

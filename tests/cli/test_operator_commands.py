@@ -67,9 +67,16 @@ def test_status_answers_in_json_without_workers(run):
 def test_prune_and_unpublish_say_what_they_did(run, tmp_path):
     assert json.loads(run("db", "prune", "--json").stdout) == {"sends": 0, "rows": 0}
     assert run("db", "prune", "--older-than", "soon").exit_code == 2
+    assert run("lists", "create", "breaking", "--instant").exit_code == 0
+    assert run("subscribers", "add", "a@example.com", "--list", "breaking").exit_code == 0
     publish(run, tmp_path, "later", published_at="2099-01-01T00:00:00Z")
     report = json.loads(run("deliveries", "later", "--json").stdout)
     assert report["scheduled_for"].startswith("2099-01-01")
+    status = json.loads(run("status", "--json").stdout)
+    assert [(a["guid"], a["scheduled_for"][:10]) for a in status["scheduled"]] == \
+        [("later", "2099-01-01")]
+    assert "embargoed articles" in run("status").stdout
     undone = json.loads(run("articles", "unpublish", "later", "--json").stdout)
     assert undone["guid"] == "later"
+    assert json.loads(run("status", "--json").stdout)["scheduled"] == []
     assert run("articles", "unpublish", "nope").exit_code == 2

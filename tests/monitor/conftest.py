@@ -57,9 +57,9 @@ def monitored(tmp_path: Path, redis_url, smtp_server, http_receiver) -> Monitore
     redis.Redis.from_url(redis_url).flushdb()
     http_receiver.replies.clear()
     config = write_config(tmp_path / "distributor.toml", channels=[
-        # A refusing receiver is retried until max_age (Standard Webhooks): none here, so
-        # a refused post fails on its first try.
-        {"name": "newsroom-hook", "type": "webhook", "max_age": "0s",
+        # A refusing receiver is retried until max_age (Standard Webhooks): a short one
+        # here, so a refused post fails at its first retry (after channel_retry_base).
+        {"name": "newsroom-hook", "type": "webhook", "max_age": "3s",
          "url": http_receiver.url(f"/hooks/{uuid.uuid4().hex[:6]}")}])
     env = settings_env(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", redis_url,
                        smtp_server.url, config)

@@ -24,11 +24,12 @@ def post_state(monitored, guid: str) -> str:
 
 def publish_refused_post(monitored, start_worker) -> str:
     hook = urlsplit(monitored.settings.channels[0].options.url).path
-    monitored.http.reply_on(hook, Reply(400, {"error": "unknown chat id"}))
+    refused = Reply(400, {"error": "unknown chat id"})
+    monitored.http.reply_on(hook, refused, refused)  # the first try and the one retry
+    start_worker(monitored.env)  # first, so that the post's turn comes within its max_age
     article_id = monitored.publish("Refused by the hook")
     with monitored.db.session() as session:
         guid = session.get(Article, article_id).guid
-    start_worker(monitored.env)
     wake.fan_out(monitored.db, monitored.dispatcher, article_id, datetime.now(UTC))
     wait_for(lambda: post_state(monitored, guid) == "failed", timeout=30,
              what="the post to fail")
@@ -44,7 +45,7 @@ def test_failures_list_and_retry_of_a_refused_webhook_post(monitored, start_work
     assert failure["id"].startswith("post:")
     assert failure["channel"] == "newsroom-hook"
     assert "400" in failure["error"] and "unknown chat id" in failure["error"]
-    assert failure["attempts"] == 1 and failure["retryable"] is True
+    assert failure["attempts"] == 2 and failure["retryable"] is True  # the try and its retry
 
     human = monitored.cli("failures", "list")
     assert failure["id"] in human.stdout and "unknown chat id" in human.stdout
