@@ -176,3 +176,26 @@ def test_bad_choices_name_the_field_and_change_nothing(newsroom):
     assert statuses(newsroom, alice) == {"breaking": "active"}
     with newsroom.db.session() as session:
         assert session.scalar(select(Subscription.paused_until)) is None
+
+
+def test_a_paused_reader_is_left_out_of_a_digest_planned_per_time_zone(newsroom):
+    """Digests at each reader's own hour plan their batches per zone: a pause holds there too."""
+    from distributor.audience.lists import update_list
+    from distributor.email.digests import trigger_digest
+    from distributor.store import Batch, Send
+
+    update_list(newsroom.db, "daily", local_time=True)
+    alice = newsroom.reader("alice", "daily")
+    newsroom.reader("bob", "daily")
+    newsroom.client().post(f"/manage/{newsroom.token(alice)}",
+                           data={"action": "save", "timezone": "Asia/Tokyo"})
+    newsroom.client().post(f"/manage/{newsroom.token(alice)}",
+                           data={"action": "pause", "weeks": "1"})
+    newsroom.publish("Rupee steadies", section="Business")
+    result = trigger_digest(newsroom.db, newsroom.settings, "daily",
+                            scheduled_for=datetime.now(UTC))  # the per-zone plan
+    with newsroom.db.session() as session:
+        assert session.get(Send, result.send_id).planned == 1
+        zones = set(session.scalars(select(Batch.timezone).where(
+            Batch.send_id == result.send_id)))
+    assert zones == {"Asia/Kolkata"}  # bob's (the list's); none for paused alice
