@@ -12,7 +12,7 @@ import re
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -115,6 +115,19 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+def utm_query(value: str) -> str:
+    """'utm_source=newsletter&utm_medium=email' -> the same, normalised; ValueError
+    unless it is utm_ names only, each with a value."""
+    try:
+        pairs = parse_qsl(value.strip().lstrip("?"), strict_parsing=True)
+    except ValueError:
+        pairs = []
+    if not pairs or len(value) > 500 or any(not k.startswith("utm_") or not v for k, v in pairs):
+        raise ValueError("a query like utm_source=newsletter&utm_medium=email "
+                         "(utm_ names only, each with a value)")
+    return urlencode(pairs)
+
+
 def _duration(value: Any) -> float:
     return float(value) if isinstance(value, int | float) else parse_duration(value)
 
@@ -133,6 +146,8 @@ def _smtp_url(value: SecretStr) -> SecretStr:
 Duration = Annotated[float, BeforeValidator(_duration)]
 # '20/m', '14/s': checked when read, kept as written (the limiters parse it).
 Rate = Annotated[str, AfterValidator(_rate)]
+# UTM parameters for article links, normalised.
+Utm = Annotated[str, AfterValidator(utm_query)]
 # smtp://, smtp+starttls://, smtps:// or maildir:PATH, checked without echoing it.
 SmtpUrl = Annotated[SecretStr, AfterValidator(_smtp_url)]
 
@@ -156,6 +171,8 @@ class ChannelConfig(BaseModel):
     rate: Rate | None = None
     template: str | None = None
     max_age: Duration = 86400.0
+    tracking: bool = False  # the article link goes through /r/…: clicks counted per channel
+    utm: Utm | None = None  # added to the article link (a tracked link adds it on redirect)
     options: Any = None
 
 

@@ -115,6 +115,8 @@ SEND_OPEN = (SendState.PLANNED, SendState.RUNNING)
 SEND_ENDED = (SendState.DONE, SendState.SKIPPED, SendState.EXPIRED, SendState.CANCELLED)
 # Sends an operator can re-open.
 SEND_STOPPED = (SendState.FAILED, SendState.PAUSED)
+# Sends whose email is going or has gone: the public archive shows these editions.
+SEND_WENT_OUT = (SendState.RUNNING, SendState.DONE)
 # Ledger states after which a recipient is never tried again in that send.
 DELIVERY_FINISHED = (DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.BOUNCED,
                      DeliveryState.SKIPPED)

@@ -6,15 +6,20 @@ import logging
 
 from fastapi import FastAPI
 
+from distributor.api.archive import router as archive_router
 from distributor.api.articles import router as articles_router
 from distributor.api.audience import router as audience_router
 from distributor.api.audit import AuditTrail
 from distributor.api.auth import RedisReplayGuard
 from distributor.api.bounces import router as bounces_router
+from distributor.api.clicks import router as clicks_router
 from distributor.api.dashboard import router as dashboard_router
 from distributor.api.errors import BodyLimit, install_error_handlers
+from distributor.api.insights import router as insights_router
 from distributor.api.monitor import router as monitor_router
 from distributor.api.public import router as public_router
+from distributor.api.readers import router as readers_router
+from distributor.api.signup import router as signup_router
 from distributor.api.subscribe import router as subscribe_router
 from distributor.config import Settings
 from distributor.monitor.queues import broker_client
@@ -51,6 +56,11 @@ def create_app(settings: Settings, db: Database, dispatcher: Dispatcher,
     app.include_router(bounces_router)
     app.include_router(public_router)
     app.include_router(subscribe_router)
+    app.include_router(readers_router)
+    app.include_router(signup_router)
+    app.include_router(archive_router)
+    app.include_router(clicks_router)
     app.include_router(monitor_router)
     app.include_router(dashboard_router)
+    app.include_router(insights_router)
     return app

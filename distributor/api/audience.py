@@ -36,6 +36,11 @@ class ListIn(BaseModel):
     from_address: str | None = Field(None, max_length=400, alias="from")
     reply_to: str | None = Field(None, max_length=400)
     local_time: bool = Field(False, description="digests at the hour in each reader's zone")
+    public: bool = Field(False, description="hosted sign-up page and web archive are served")
+    tracking: str = Field("off", max_length=20, description="off | aggregate | per-subscriber")
+    utm: str | None = Field(None, max_length=500, description="utm_source=…&utm_medium=…")
+    track_opens: bool = Field(False, description="an open pixel (unreliable)")
+    locale: str = Field("en", max_length=16, description="en | hi_IN: emails and pages")
 
 
 class SubscriberIn(BaseModel):
@@ -59,7 +64,9 @@ def post_list(body: ListIn, request: Request) -> dict:
                           sections=body.sections, double_opt_in=body.double_opt_in,
                           max_age=body.max_age, quiet=body.quiet,
                           from_address=body.from_address, reply_to=body.reply_to,
-                          local_time=body.local_time)
+                          local_time=body.local_time, public=body.public,
+                          tracking=body.tracking, utm=body.utm,
+                          track_opens=body.track_opens, locale=body.locale)
     return {"name": created.name, "kind": created.kind}
 
 

@@ -53,9 +53,11 @@ def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", **extra})
 
 
-def page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
+def page(request: Request, template: str, status: int = 200, locale: str = "en",
+         **context) -> HTMLResponse:
     settings = request.app.state.settings
-    html = environment(settings.templates_dir).get_template(f"pages/{template}").render(
+    html = environment(settings.templates_dir, locale=locale).get_template(
+        f"pages/{template}").render(
         publisher=settings.publisher, **context)
     # Unsubscribe and confirm URLs carry a token: never send it on as a Referer.
     return HTMLResponse(html, status, headers={"Referrer-Policy": "no-referrer",

@@ -26,7 +26,7 @@ ANSWER_FLOOR_SECONDS = 0.25
 NOTHING_TO_CONFIRM = 0  # no subscription has this id: the confirm task does nothing
 
 
-def _allowed(request: Request) -> bool:
+def allowed(request: Request) -> bool:
     limiter = request.app.state.limiter
     ip = request.client.host if request.client else "unknown"
     return limiter.take(f"subscribe:{ip}", PER_IP_PER_MINUTE, 60,
@@ -59,25 +59,37 @@ def _valid_unicode(data: dict) -> None:
                 raise InvalidInput("invalid subscription", {str(key): "is not valid Unicode text"})
 
 
-@router.post("/subscribe", summary="Public subscribe form (form or JSON)")
-async def subscribe(request: Request):
-    if not await run_in_threadpool(_allowed, request):
-        return error(429, "too many requests; try again in a minute",
-                     headers={"Retry-After": "60"})
+async def request_and_answer(request: Request, data: dict, double_opt_in: bool = False,
+                             honeypot: bool = False) -> None:
+    """Ask for the subscription (unless a bot filled the honeypot), enqueue the confirm
+    task and wait out the answer floor: every path looks the same from outside."""
     started = time.monotonic()
-    data = await _fields(request)
     email, list_name = data.get("email"), data.get("list")
     missing = {k: "required" for k, v in (("email", email), ("list", list_name))
                if not isinstance(v, str) or not v}
     if missing:
         raise InvalidInput("invalid subscription", missing)
     sections = [s for s in data.get("sections") or [] if isinstance(s, str)]
-    subscription_id = await run_in_threadpool(
-        request_subscription, request.app.state.db, email, list_name,
-        str(data.get("name") or ""), sections)
+    subscription_id = None
+    if not honeypot:
+        subscription_id = await run_in_threadpool(
+            request_subscription, request.app.state.db, email, list_name,
+            str(data.get("name") or ""), sections, double_opt_in)
     await run_in_threadpool(request.app.state.dispatcher.confirm,
                             NOTHING_TO_CONFIRM if subscription_id is None else subscription_id)
     await asyncio.sleep(max(0.0, ANSWER_FLOOR_SECONDS - (time.monotonic() - started)))
+
+
+def too_many():
+    return error(429, "too many requests; try again in a minute", headers={"Retry-After": "60"})
+
+
+@router.post("/subscribe", summary="Public subscribe form (form or JSON)")
+async def subscribe(request: Request):
+    if not await run_in_threadpool(allowed, request):
+        return too_many()
+    data = await _fields(request)
+    await request_and_answer(request, data)
     if "application/json" in request.headers.get("accept", "") or \
             request.headers.get("content-type", "").startswith("application/json"):
         return JSONResponse({"status": "ok", "message": ANSWER}, 202)

@@ -14,10 +14,12 @@ from croniter import croniter
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from distributor.audience.tracking import OFF, check_tracking, check_utm
 from distributor.config import check_from_address, parse_duration
 from distributor.errors import InvalidInput, NotFound
 from distributor.states import SubscriptionStatus
 from distributor.store import Batch, Database, Delivery, MailingList, Send, Subscription
+from distributor.templates import check_locale
 
 
 def clean_name(value: str | None, field_name: str = "name") -> str:
@@ -125,8 +127,12 @@ def create_list(db: Database, name: str, *, instant: bool = True, schedule: str 
                 timezone: str = "UTC", sections: Iterable[str] = (),
                 double_opt_in: bool = False, max_age: str | float | None = None,
                 quiet: str | None = None, from_address: str | None = None,
-                reply_to: str | None = None, local_time: bool = False) -> MailingList:
+                reply_to: str | None = None, local_time: bool = False, public: bool = False,
+                tracking: str = OFF, utm: str | None = None, track_opens: bool = False,
+                locale: str = "en") -> MailingList:
     name = check_list_name(name)
+    locale = check_locale(locale)
+    tracking, utm = check_tracking(tracking), check_utm(utm)
     from_address = check_sender(from_address, "from")
     reply_to = check_sender(reply_to, "reply_to")
     if instant == bool(schedule):
@@ -146,7 +152,9 @@ def create_list(db: Database, name: str, *, instant: bool = True, schedule: str 
         mailing_list = MailingList(name=name, kind="instant" if instant else "digest",
                                    schedule=schedule, timezone=timezone, sections=sections,
                                    double_opt_in=double_opt_in, from_address=from_address,
-                                   reply_to=reply_to, local_time=local_time, **extra)
+                                   reply_to=reply_to, local_time=local_time, public=public,
+                                   tracking=tracking, utm=utm, track_opens=track_opens,
+                                   locale=locale, **extra)
         session.add(mailing_list)
     return mailing_list
 
@@ -157,7 +165,9 @@ _UNSET = object()
 def update_list(db: Database, name: str, *, schedule: str | None = None,
                 timezone: str | None = None, max_age: str | float | None = None,
                 quiet: str | None = None, from_address=_UNSET, reply_to=_UNSET,
-                local_time: bool | None = None) -> MailingList:
+                local_time: bool | None = None, public: bool | None = None,
+                tracking: str | None = None, utm: str | None = None,
+                track_opens: bool | None = None, locale: str | None = None) -> MailingList:
     """Change a list in place (its subscribers and history stay). Everything is checked
     before anything is written."""
     changes: dict = {}
@@ -175,9 +185,20 @@ def update_list(db: Database, name: str, *, schedule: str | None = None,
         changes["reply_to"] = check_sender(reply_to, "reply_to")
     if local_time is not None:
         changes["local_time"] = local_time
+    if public is not None:
+        changes["public"] = public
+    if tracking is not None:
+        changes["tracking"] = check_tracking(tracking)
+    if utm is not None:
+        changes["utm"] = check_utm(utm)
+    if track_opens is not None:
+        changes["track_opens"] = track_opens
+    if locale is not None:
+        changes["locale"] = check_locale(locale)
     if not changes:
         raise InvalidInput("nothing to change: give --schedule, --timezone, --max-age, --quiet, "
-                           "--from, --reply-to or --local-time/--list-time",
+                           "--from, --reply-to, --local-time/--list-time, --public/--private, "
+                           "--tracking, --utm, --opens/--no-opens or --locale",
                            {"list": "nothing to change"})
     with db.session() as session:
         mailing_list = get_list(session, name)
@@ -210,6 +231,15 @@ def get_list(session: Session, name: str) -> MailingList:
     return mailing_list
 
 
+def public_list(session: Session, name: str) -> MailingList:
+    """A list readers may find on the web; a private one is as unknown as a missing one."""
+    mailing_list = session.scalar(select(MailingList).where(MailingList.name == name,
+                                                            MailingList.public.is_(True)))
+    if mailing_list is None:
+        raise NotFound(f"no public list named {name!r}", {"list": "no such public list"})
+    return mailing_list
+
+
 @dataclass(frozen=True)
 class ListSummary:
     name: str
@@ -224,6 +254,11 @@ class ListSummary:
     from_address: str | None = None
     reply_to: str | None = None
     local_time: bool = False
+    public: bool = False
+    tracking: str = OFF
+    utm: str | None = None
+    track_opens: bool = False
+    locale: str = "en"
 
 
 def list_lists(db: Database) -> list[ListSummary]:
@@ -233,7 +268,8 @@ def list_lists(db: Database) -> list[ListSummary]:
             .where(Subscription.status == SubscriptionStatus.ACTIVE).group_by(Subscription.list_id)).all())
         return [ListSummary(m.name, m.kind, m.schedule, m.timezone, list(m.sections),
                             m.double_opt_in, m.max_age, m.quiet, counts.get(m.id, 0),
-                            m.from_address, m.reply_to, m.local_time)
+                            m.from_address, m.reply_to, m.local_time, m.public, m.tracking,
+                            m.utm, m.track_opens, m.locale)
                 for m in session.scalars(select(MailingList).order_by(MailingList.name))]
 
 

@@ -27,9 +27,11 @@ CONFIRMABLE = (SubscriptionStatus.UNCONFIRMED, SubscriptionStatus.UNSUBSCRIBED)
 
 
 def request_subscription(db: Database, email: str, list_name: str, name: str = "",
-                         sections: Iterable[str] = ()) -> int | None:
+                         sections: Iterable[str] = (), double_opt_in: bool = False
+                         ) -> int | None:
     """Subscribe from the public form. Returns the subscription id when a confirmation
-    email must go out: a new reader of a double opt-in list, one who has not confirmed
+    email must go out: a new reader of a double opt-in list (or of any list when
+    `double_opt_in`, as the hosted sign-up page asks), one who has not confirmed
     yet, or one who unsubscribed and asks to come back (whatever the list's opt-in).
     None otherwise: already active, suppressed, or a new reader of a single opt-in list."""
     email = normalise_email(email)
@@ -39,7 +41,7 @@ def request_subscription(db: Database, email: str, list_name: str, name: str = "
         mailing_list = get_list(session, list_name)
         if is_suppressed(session, email):
             return None  # a bounced or erased address is not written to again
-        wanted = (SubscriptionStatus.UNCONFIRMED if mailing_list.double_opt_in
+        wanted = (SubscriptionStatus.UNCONFIRMED if mailing_list.double_opt_in or double_opt_in
                   else SubscriptionStatus.ACTIVE)
         subscriber = subscriber_named(session, email, name, rename=False)
         subscription, _ = subscribe(session, subscriber, mailing_list, sections, wanted)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from distributor.audience.lists import check_timezone, clean_name, get_list
 from distributor.audience.tokens import email_digest, read_token
+from distributor.audience.tracking import erase_events
 from distributor.errors import InvalidInput, NotFound
 from distributor.states import SubscriptionStatus
 from distributor.store import (
@@ -202,6 +203,7 @@ def remove_subscriber(db: Database, email: str, list_name: str | None = None,
         if erase:
             suppress(session, email, "erased")
             session.execute(delete(BounceEvent).where(BounceEvent.subscriber_id == subscriber.id))
+            erase_events(session, subscriber.id)
             session.execute(delete(Subscription).where(
                 Subscription.subscriber_id == subscriber.id))
             session.delete(subscriber)

@@ -1,4 +1,5 @@
-"""Signed tokens for unsubscribe and confirm links.
+"""Signed tokens for unsubscribe, confirm and manage (preference centre) links, and
+for tracked links (which edition and article; which reader, on per-subscriber lists).
 
 A token names the subscriber, the list and a digest of the address, so it
 cannot be altered, forged without the secret key, or used for another person
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from functools import lru_cache
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
@@ -17,18 +19,66 @@ from distributor.errors import InvalidInput
 CONFIRM_MAX_AGE = 7 * 86400
 
 
+@lru_cache(maxsize=32)
+def _signer(secret: str, salt: str) -> URLSafeSerializer:
+    """Built once per secret and purpose: each email signs three links per reader."""
+    return URLSafeSerializer(secret, salt=salt)
+
+
 def email_digest(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
 def unsubscribe_token(secret: str, subscriber_id: int, list_id: int, email: str) -> str:
-    serializer = URLSafeSerializer(secret, salt="unsubscribe")
-    return serializer.dumps([subscriber_id, list_id, email_digest(email)[:16]])
+    return _signer(secret, "unsubscribe").dumps([subscriber_id, list_id,
+                                                 email_digest(email)[:16]])
 
 
 def confirm_token(secret: str, subscriber_id: int, list_id: int, email: str) -> str:
     serializer = URLSafeTimedSerializer(secret, salt="confirm")
     return serializer.dumps([subscriber_id, list_id, email_digest(email)[:16]])
+
+
+def manage_token(secret: str, subscriber_id: int, email: str) -> str:
+    """The key to one reader's preference centre (every list they are on). It does not
+    expire: it sits in the footer of every email they keep."""
+    return _signer(secret, "manage").dumps([subscriber_id, email_digest(email)[:16]])
+
+
+def read_manage_token(secret: str, token: str) -> tuple[int, str]:
+    """(subscriber_id, address digest prefix) or InvalidInput."""
+    try:
+        subscriber_id, digest = URLSafeSerializer(secret, salt="manage").loads(token)
+        return int(subscriber_id), str(digest)
+    except (BadSignature, ValueError, TypeError):
+        raise InvalidInput("this link is not valid", {"token": "invalid"}) from None
+
+
+def click_token(secret: str, send_id: int, article_id: int, channel: str = "email") -> str:
+    """Names an article of an edition, never a URL: the redirect can only lead to an
+    article that edition carried."""
+    return _signer(secret, "click").dumps([send_id, article_id, channel])
+
+
+def read_click_token(secret: str, token: str) -> tuple[int, int, str]:
+    try:
+        send_id, article_id, channel = URLSafeSerializer(secret, salt="click").loads(token)
+        return int(send_id), int(article_id), str(channel)
+    except (BadSignature, ValueError, TypeError):
+        raise InvalidInput("this link is not valid", {"token": "invalid"}) from None
+
+
+def reader_token(secret: str, subscriber_id: int) -> str:
+    return _signer(secret, "reader").dumps(subscriber_id)
+
+
+def read_reader_token(secret: str, token: str) -> int | None:
+    """The subscriber a reader tag names; None when it is not ours (the click still
+    counts, for nobody)."""
+    try:
+        return int(URLSafeSerializer(secret, salt="reader").loads(token))
+    except (BadSignature, ValueError, TypeError):
+        return None
 
 
 def read_token(secret: str, token: str, purpose: str) -> tuple[int, int, str]:

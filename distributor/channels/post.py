@@ -9,6 +9,7 @@ from typing import Protocol
 
 import requests
 
+from distributor.audience.tracking import channel_link
 from distributor.channels.adapters import adapter_class
 from distributor.channels.adapters.base import Outgoing, ReadsBack, idempotency_key
 from distributor.channels.text import render_channel_text
@@ -111,7 +112,9 @@ def run_post(db: Database, settings: Settings, http: requests.Session, post_id: 
         return PostResult(Outcome.RETRY, retry_in=wait)
 
     try:
-        text = render_channel_text(settings, channel, article)
+        link = channel_link(settings.public_url, settings.secret, channel, post.article_id,
+                            article["url"])
+        text = render_channel_text(settings, channel, {**article, "url": link})
         cls = adapter_class(channel.type)
         adapter = cls(channel.name, channel.base_url or cls.default_base_url, channel.options,
                       http, settings.http_timeout)

@@ -13,6 +13,7 @@ from distributor.cli.feeds import feeds
 from distributor.cli.monitor import failures, status
 from distributor.cli.ops import api, beat, check, db, deliveries
 from distributor.cli.publish import articles, publish
+from distributor.cli.report import report
 from distributor.cli.tokens import audit, tokens
 from distributor.cli.workers import worker
 
@@ -31,7 +32,8 @@ def cli(ctx: click.Context) -> None:
 
 
 for command in (db, publish, articles, lists, subscribers, digest, preview, channels, feeds,
-                deliveries, status, failures, check, tokens, audit, worker, beat, api):
+                deliveries, status, failures, report, check, tokens, audit, worker, beat,
+                api):
     cli.add_command(command)
 
 

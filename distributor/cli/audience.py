@@ -41,11 +41,26 @@ def lists() -> None:
 @click.option("--local-time", is_flag=True,
               help="Digest lists: send at the schedule's hour in each subscriber's own time "
                    "zone (subscribers without one: --timezone).")
+@click.option("--public/--private", default=False, show_default=True,
+              help="Public: readers find it on the web (sign-up page /lists/NAME/subscribe, "
+                   "archive /archive/NAME, Atom feed, the preference centre).")
+@click.option("--tracking", type=click.Choice(["off", "aggregate", "per-subscriber"]),
+              help="Clicks: off (default; links go straight to the article), aggregate "
+                   "(counts only) or per-subscriber (who clicked, deleted on erase).")
+@click.option("--utm", metavar="QUERY",
+              help='UTM parameters added to article links, e.g. '
+                   '"utm_source=newsletter&utm_medium=email" ("" removes them).')
+@click.option("--opens/--no-opens", "track_opens", default=None,
+              help="Count opens with a pixel (needs --tracking; unreliable: mail clients "
+                   "load or block images at will).")
+@click.option("--locale", metavar="LOCALE",
+              help="The language of its emails and pages: en (default) or hi_IN.")
 @pass_ctx
 def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, tz: str,
                  sections: tuple[str, ...], double_opt_in: bool, max_age: str | None,
                  quiet: str | None, from_address: str | None, reply_to: str | None,
-                 local_time: bool) -> None:
+                 local_time: bool, public: bool, tracking: str | None, utm: str | None,
+                 track_opens: bool | None, locale: str | None) -> None:
     """Create the list NAME."""
     from distributor.audience.lists import create_list
 
@@ -54,7 +69,8 @@ def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, t
     created = create_list(obj.db, name, instant=instant, schedule=schedule, timezone=tz,
                           sections=sections, double_opt_in=double_opt_in, max_age=max_age,
                           quiet=quiet, from_address=from_address, reply_to=reply_to,
-                          local_time=local_time)
+                          local_time=local_time, public=public, tracking=tracking or "off",
+                          utm=utm, track_opens=bool(track_opens), locale=locale or "en")
     click.echo(f"created {created.kind} list {created.name}" + _next_run(created))
 
 
@@ -69,10 +85,25 @@ def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, t
 @click.option("--reply-to", metavar="ADDR", help='Where replies go; "" removes Reply-To.')
 @click.option("--local-time/--list-time", "local_time", default=None,
               help="Send digests at the hour in each subscriber's own zone, or in the list's.")
+@click.option("--public/--private", default=None,
+              help="Serve (or stop serving) its sign-up page, web archive and Atom feed.")
+@click.option("--tracking", type=click.Choice(["off", "aggregate", "per-subscriber"]),
+              help="Clicks: off (default; links go straight to the article), aggregate "
+                   "(counts only) or per-subscriber (who clicked, deleted on erase).")
+@click.option("--utm", metavar="QUERY",
+              help='UTM parameters added to article links, e.g. '
+                   '"utm_source=newsletter&utm_medium=email" ("" removes them).')
+@click.option("--opens/--no-opens", "track_opens", default=None,
+              help="Count opens with a pixel (needs --tracking; unreliable: mail clients "
+                   "load or block images at will).")
+@click.option("--locale", metavar="LOCALE",
+              help="The language of its emails and pages: en (default) or hi_IN.")
 @pass_ctx
 def lists_update(obj: Context, name: str, schedule: str | None, tz: str | None,
                  max_age: str | None, quiet: str | None, from_address: str | None,
-                 reply_to: str | None, local_time: bool | None) -> None:
+                 reply_to: str | None, local_time: bool | None, public: bool | None,
+                 tracking: str | None, utm: str | None, track_opens: bool | None,
+                 locale: str | None) -> None:
     """Change the list NAME in place: only what is given changes; its subscribers and
     history stay. Prints the next scheduled digest after the change."""
     from distributor.audience.lists import update_list
@@ -80,7 +111,9 @@ def lists_update(obj: Context, name: str, schedule: str | None, tz: str | None,
     senders = {k: v for k, v in (("from_address", from_address), ("reply_to", reply_to))
                if v is not None}
     updated = update_list(obj.db, name, schedule=schedule, timezone=tz, max_age=max_age,
-                          quiet=quiet, local_time=local_time, **senders)
+                          quiet=quiet, local_time=local_time, public=public,
+                          tracking=tracking, utm=utm, track_opens=track_opens, locale=locale,
+                          **senders)
     click.echo(f"updated list {updated.name}" + _next_run(updated))
 
 
@@ -113,12 +146,15 @@ def lists_list(obj: Context, as_json: bool) -> None:
         if not rows:
             click.echo("no lists yet: distributor lists create NAME --instant")
             return
-        out = Table("list", "kind", "schedule", "sections", "active")
+        out = Table("list", "kind", "schedule", "sections", "active", "readers")
         for r in rows:
             zone = "each reader's zone" if r["local_time"] else r["timezone"]
             schedule = f"{r['schedule']} ({zone})" if r["schedule"] else "-"
+            readers = ("public" if r["public"] else "private") + \
+                (f", clicks {r['tracking']}" if r["tracking"] != "off" else "") + \
+                (f", {r['locale']}" if r["locale"] != "en" else "")
             out.add_row(r["name"], r["kind"], schedule, ", ".join(r["sections"]) or "all",
-                        str(r["active"]))
+                        str(r["active"]), readers)
         Console().print(out)
 
     emit(rows, as_json, table)

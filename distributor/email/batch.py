@@ -13,7 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -148,15 +148,16 @@ def _stale(session: Session, send: Send, now: datetime) -> str | None:
             f"max_age of {format_duration(mailing_list.max_age)}")
 
 
-def _recipients(session: Session, send: Send, batch: Batch, covered):
+def _recipients(session: Session, send: Send, batch: Batch, covered, now: datetime):
     finished = exists().where(Delivery.send_id == send.id,
                               Delivery.subscriber_id == Subscriber.id,
                               Delivery.state.in_(DELIVERY_FINISHED))
+    unpaused = or_(Subscription.paused_until.is_(None), Subscription.paused_until <= now)
     return session.execute(
         select(Subscriber.id, Subscriber.email, Subscriber.name, Subscription.sections)
         .join(Subscription, Subscription.subscriber_id == Subscriber.id)
         .where(Subscription.list_id == send.list_id, Subscription.status == SubscriptionStatus.ACTIVE,
-               covered, ~finished)
+               unpaused, covered, ~finished)
         .order_by(Subscriber.id)).all()
 
 
@@ -190,7 +191,7 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
             return compiled_cache.get((send_key(settings, send), preferences),
                                       lambda: compile_send(session, settings, send, preferences))
 
-        recipients = _recipients(session, send, batch, covered)
+        recipients = _recipients(session, send, batch, covered, now)
         deferred = set(session.scalars(
             select(Delivery.subscriber_id).where(
                 Delivery.send_id == send.id, Delivery.state == DeliveryState.DEFERRED,
@@ -298,7 +299,8 @@ def _deliver(db: Database, settings: Settings, connection: Connection, ledger, r
         try:
             sign = signers.get(compiled.domain) or signers.setdefault(
                 compiled.domain, dkim_signer(settings, compiled.domain))
-            message = sign(compiled.fill(recipient(settings, list_id, subscriber_id, email, name)))
+            message = sign(compiled.fill(recipient(settings, list_id, subscriber_id, email, name,
+                                                     compiled.per_reader)))
             sender = return_path(settings, send_id, subscriber_id, email) or compiled.from_address
             connection.send(sender, email, message)  # VERP, else the list's own sender
         except Throttled as exc:

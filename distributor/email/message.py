@@ -21,7 +21,8 @@ from premailer import Premailer
 from distributor.config import Settings
 from distributor.templates import environment
 
-NAME, EMAIL, UNSUBSCRIBE = "name", "email", "unsubscribe_url"
+NAME, EMAIL, UNSUBSCRIBE, MANAGE = "name", "email", "unsubscribe_url", "manage_url"
+READER = "reader_path"  # "/<signed reader tag>" after tracked links, per-subscriber lists
 _UNSAFE_HEADER = re.compile(r"[\r\n\x00]")
 
 
@@ -31,6 +32,8 @@ class Recipient:
     email: str
     name: str
     unsubscribe_url: str
+    manage_url: str = ""  # the reader's preference centre
+    reader_tag: str = ""  # who clicked, on lists that track per subscriber
 
 
 def _encode_header(value: str) -> str:
@@ -52,7 +55,7 @@ def new_slots() -> dict[str, str]:
     """Placeholders for the recipient's details, with a random part drawn per compile:
     article text (feeds, CMS posts) cannot contain them, so it cannot be filled per reader."""
     nonce = secrets.token_hex(16)
-    return {key: f"%%{nonce}:{key}%%" for key in (NAME, EMAIL, UNSUBSCRIBE)}
+    return {key: f"%%{nonce}:{key}%%" for key in (NAME, EMAIL, UNSUBSCRIBE, MANAGE, READER)}
 
 
 def _qp_template(text: str, slots: dict[str, str]) -> list[bytes | str]:
@@ -70,8 +73,9 @@ def _qp_template(text: str, slots: dict[str, str]) -> list[bytes | str]:
 
 
 def _qp_fill(parts: list[bytes | str], values: dict[str, str]) -> bytes:
-    return b"".join(part if isinstance(part, bytes)
-                    else _SOFT_BREAK + _qp(values[part]) + _SOFT_BREAK for part in parts)
+    # Each value encoded once: a tracked digest repeats the reader's tag in every link.
+    encoded = {key: _SOFT_BREAK + _qp(value) + _SOFT_BREAK for key, value in values.items()}
+    return b"".join(part if isinstance(part, bytes) else encoded[part] for part in parts)
 
 
 def from_domain(from_address: str) -> str:
@@ -85,13 +89,14 @@ class CompiledEmail:
     def __init__(self, *, subject: str, html_body: str, text_body: str, from_address: str,
                  list_name: str, list_id: str, message_key: str,
                  unsubscribe_mailto: str | None, slots: dict[str, str],
-                 reply_to: str | None = None):
+                 reply_to: str | None = None, per_reader: bool = False):
         self.from_address = parseaddr(from_address)[1]
         self.domain = from_domain(from_address)
         self.message_key = message_key
         self.text_parts = _qp_template(text_body, slots)
         self.html_parts = _qp_template(html_body, slots)
         self.unsubscribe_mailto = unsubscribe_mailto
+        self.per_reader = per_reader
         self.boundary = "=_" + secrets.token_hex(12)
         self.subject = subject
         self.head = (
@@ -125,9 +130,14 @@ class CompiledEmail:
             f"Message-ID: <{self.message_key}.{recipient.subscriber_id}@{self.domain}>\r\n"
             f"List-Unsubscribe: {unsubscribe}\r\n"
         ).encode()
+        reader = f"/{recipient.reader_tag}" if self.per_reader and recipient.reader_tag else ""
         text = _qp_fill(self.text_parts, {UNSUBSCRIBE: recipient.unsubscribe_url,
+                                          READER: reader,
+                                          MANAGE: recipient.manage_url,
                                           EMAIL: recipient.email, NAME: name})
         body = _qp_fill(self.html_parts, {UNSUBSCRIBE: html.escape(recipient.unsubscribe_url),
+                                          READER: html.escape(reader),
+                                          MANAGE: html.escape(recipient.manage_url),
                                           EMAIL: html.escape(recipient.email),
                                           NAME: html.escape(name)})
         return b"".join((self.head, headers, b"\r\n", self.part_head, text,
@@ -142,12 +152,15 @@ def inline_css(html_text: str) -> str:
 
 def compile_email(settings: Settings, template: str, context: dict[str, Any], *,
                   subject: str, list_name: str, message_key: str,
-                  from_address: str | None = None, reply_to: str | None = None) -> CompiledEmail:
+                  from_address: str | None = None, reply_to: str | None = None,
+                  per_reader: bool = False, locale: str = "en") -> CompiledEmail:
     """Render `email/<template>.html.j2` and `.txt.j2` once, with placeholders for the
     recipient, inline the CSS once, and build the MIME skeleton once."""
-    env = environment(settings.templates_dir)
+    env = environment(settings.templates_dir, locale=locale)
     slots = new_slots()
-    context = {**context, "recipient": slots, "publisher": settings.publisher,
+    context = {"web": False, "view_online_url": None, "transactional": False,
+               "open_pixel": None,
+               **context, "recipient": slots, "publisher": settings.publisher,
                "list_name": list_name, "public_url": settings.public_url}
     html_body = inline_css(env.get_template(f"email/{template}.html.j2").render(context))
     text_body = env.get_template(f"email/{template}.txt.j2").render(context)
@@ -158,4 +171,4 @@ def compile_email(settings: Settings, template: str, context: dict[str, Any], *,
         from_address=from_address, list_name=list_name,
         list_id=f"{list_name.lower()}.{domain}", message_key=message_key,
         unsubscribe_mailto=settings.publisher.unsubscribe_mailto, slots=slots,
-        reply_to=reply_to)
+        reply_to=reply_to, per_reader=per_reader)

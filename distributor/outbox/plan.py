@@ -7,23 +7,27 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from distributor.config import Settings
 from distributor.states import SEND_ENDED, BatchState, PostState, SendState, SubscriptionStatus
 from distributor.store import Article, Batch, ChannelPost, MailingList, Send, Subscriber, Subscription
+from distributor.store.tables import UTCDateTime
+
+# A reader who paused (the preference centre) is planned into no send until the pause ends.
+_UNPAUSED = "(subscriptions.paused_until IS NULL OR subscriptions.paused_until <= :now)"
 
 _BOUNDS = text("""
     SELECT subscriber_id, rn, total FROM (
         SELECT subscriber_id,
                row_number() OVER (ORDER BY subscriber_id) AS rn,
                count(*) OVER () AS total
-        FROM subscriptions WHERE list_id = :list_id AND status = 'active'
+        FROM subscriptions WHERE list_id = :list_id AND status = 'active' AND """ + _UNPAUSED + """
     ) ranked
     WHERE (rn - 1) % :size = 0 OR rn % :size = 0 OR rn = total
     ORDER BY subscriber_id
-""")
+""").bindparams(bindparam("now", type_=UTCDateTime))
 
 # The same per time zone (the subscriber's, else the list's): each range holds one zone.
 _ZONE_BOUNDS = text("""
@@ -33,11 +37,11 @@ _ZONE_BOUNDS = text("""
                                   ORDER BY subscriber_id) AS rn,
                count(*) OVER (PARTITION BY COALESCE(subscribers.timezone, :list_zone)) AS total
         FROM subscriptions JOIN subscribers ON subscribers.id = subscriptions.subscriber_id
-        WHERE list_id = :list_id AND status = 'active'
+        WHERE list_id = :list_id AND status = 'active' AND """ + _UNPAUSED + """
     ) ranked
     WHERE (rn - 1) % :size = 0 OR rn % :size = 0 OR rn = total
     ORDER BY zone, subscriber_id
-""")
+""").bindparams(bindparam("now", type_=UTCDateTime))
 
 
 def sections_match(wanted: list[str], section: str | None) -> bool:
@@ -50,10 +54,12 @@ def sections_match(wanted: list[str], section: str | None) -> bool:
 
 def batch_bounds(session: Session, list_id: int, size: int) -> tuple[list[tuple[int, int]], int]:
     """Keyset ranges [first, last] of about `size` active subscribers each, and their count.
-    Only the range ends leave the database, never the whole id list."""
+    Only the range ends leave the database, never the whole id list. A reader who paused
+    is not counted until the pause ends."""
     bounds: list[tuple[int, int]] = []
     first = total = 0
-    for subscriber_id, rn, total in session.execute(_BOUNDS, {"list_id": list_id, "size": size}):
+    params = {"list_id": list_id, "size": size, "now": datetime.now(UTC)}
+    for subscriber_id, rn, total in session.execute(_BOUNDS, params):
         if (rn - 1) % size == 0:
             first = subscriber_id
         if rn % size == 0 or rn == total:
@@ -67,7 +73,8 @@ def zone_batch_bounds(session: Session, mailing_list: MailingList, size: int
     each (a subscriber without one counts in the list's), and their count."""
     bounds: list[tuple[str, int, int]] = []
     first = count = 0
-    params = {"list_id": mailing_list.id, "list_zone": mailing_list.timezone, "size": size}
+    params = {"list_id": mailing_list.id, "list_zone": mailing_list.timezone, "size": size,
+              "now": datetime.now(UTC)}
     for zone, subscriber_id, rn, total in session.execute(_ZONE_BOUNDS, params):
         if (rn - 1) % size == 0:
             first = subscriber_id

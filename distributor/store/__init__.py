@@ -17,6 +17,7 @@ from distributor.store.tables import (
     FeedState,
     MailboxState,
     MailingList,
+    ReaderEvent,
     Send,
     SendTotal,
     Subscriber,
@@ -27,6 +28,6 @@ from distributor.store.tables import (
 __all__ = [
     "ApiToken", "Article", "AuditEntry", "Base", "Batch", "BounceEvent", "ChannelPost", "ChannelState",
     "DashboardSession", "Database", "Delivery", "DigestItem", "FeedItem", "FeedState",
-    "MailboxState", "MailingList", "Send", "SendTotal", "Subscriber",
+    "MailboxState", "MailingList", "ReaderEvent", "Send", "SendTotal", "Subscriber",
     "Subscription", "Suppression",
 ]

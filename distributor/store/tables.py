@@ -95,6 +95,13 @@ class MailingList(Base):
     # The list's own sender ("Name <addr>") and Reply-To; None: DISTRIBUTOR_FROM, no Reply-To.
     from_address: Mapped[str | None] = mapped_column(String(400))
     reply_to: Mapped[str | None] = mapped_column(String(400))
+    # Readers may find it: its hosted sign-up page and its web archive are served.
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Clicks: off | aggregate (counts only) | per-subscriber (who clicked, until erased).
+    tracking: Mapped[str] = mapped_column(String(20), default="off")
+    utm: Mapped[str | None] = mapped_column(String(500))  # query added to article links
+    track_opens: Mapped[bool] = mapped_column(Boolean, default=False)  # a pixel; unreliable
+    locale: Mapped[str] = mapped_column(String(16), default="en")  # its emails' and pages'
     last_digest_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -124,6 +131,7 @@ class Subscription(Base):
     status: Mapped[str] = mapped_column(String(20), default=SubscriptionStatus.ACTIVE)
     sections: Mapped[list] = mapped_column(default=list)
     confirm_sent_at: Mapped[datetime | None]  # the last confirmation email: one an hour
+    paused_until: Mapped[datetime | None]  # the reader paused: no send planned before this
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -253,6 +261,23 @@ class SendTotal(Base):
                                          primary_key=True)
     state: Mapped[str] = mapped_column(String(10), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReaderEvent(Base):
+    """A click on a tracked link (kind click) or a loaded pixel (kind open): for which
+    list, edition, article and channel ("email" or a channel's name); the subscriber
+    only on lists that track per subscriber."""
+
+    __tablename__ = "reader_events"
+    __table_args__ = (Index("ix_reader_events_list_at", "list_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    channel: Mapped[str] = mapped_column(String(100))
+    list_id: Mapped[int | None] = mapped_column(ForeignKey("lists.id", ondelete="CASCADE"))
+    send_id: Mapped[int | None] = mapped_column(ForeignKey("sends.id", ondelete="CASCADE"))
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class ChannelPost(Base):
