@@ -6,6 +6,7 @@ cannot be altered, forged without the secret key, or used for another person
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
@@ -19,9 +20,14 @@ def email_digest(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
+@functools.lru_cache(maxsize=4)
+def _unsubscribe_serializer(secret: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt="unsubscribe")  # built once: a token per email
+
+
 def unsubscribe_token(secret: str, subscriber_id: int, list_id: int, email: str) -> str:
-    serializer = URLSafeSerializer(secret, salt="unsubscribe")
-    return serializer.dumps([subscriber_id, list_id, email_digest(email)[:16]])
+    return _unsubscribe_serializer(secret).dumps(
+        [subscriber_id, list_id, email_digest(email)[:16]])
 
 
 def confirm_token(secret: str, subscriber_id: int, list_id: int, email: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 from distributor.email.transport import open_transport
 from distributor.errors import PermanentError, RecipientRefused, Throttled, TransientError
 from tests.email.strict_smtp import StrictSMTP
-from tests.peers import SMTPHandler, SMTPServer
+from tests.peers import SMTPServer
 
 SENDER = "news@example.org"
 MESSAGE = b"Subject: hi\r\nFrom: news@example.org\r\n\r\nhello\r\n"
@@ -176,14 +176,9 @@ def test_an_address_that_would_break_the_command_line_is_refused_unsent(strict, 
     assert "MAIL" not in strict.commands and strict.messages == []
 
 
-class PipeliningHandler(SMTPHandler):
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):
-        session.host_name = hostname
-        return [*responses[:-1], "250-PIPELINING", responses[-1]]
-
-
 def test_pipelined_delivery_to_aiosmtpd_offering_pipelining():
-    with SMTPServer(PipeliningHandler()) as server:
+    """The suite's SMTP peer offers PIPELINING, so every delivery test goes this way."""
+    with SMTPServer() as server:
         server.handler.rcpt_replies["gone@example.com"] = "550 5.1.1 no such user"
         connection = connect(server)
         connection.send(SENDER, "a@example.com", MESSAGE)
@@ -193,3 +188,13 @@ def test_pipelined_delivery_to_aiosmtpd_offering_pipelining():
         connection.close()
     assert [m.rcpt_to for m in server.handler.messages] == ["a@example.com", "b@example.com"]
     assert server.handler.messages[1].data == b".dot\r\n" + MESSAGE
+
+
+def test_a_batch_goes_out_over_a_strict_pipelining_server(alert):
+    with StrictSMTP() as server:
+        send = alert(readers=5, extra=("o.dot@example.com",), server=server)
+        result = send.run()
+        assert result.sent == 6
+        assert sorted(r for m in server.messages for r in m.rcpt_tos) == sorted(send.emails)
+        assert server.violations == [] and server.connections == 1
+        assert server.overtaken.count("MAIL") == 6
