@@ -4,6 +4,7 @@ figures, and write bench/RESULTS.md."""
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 from datetime import UTC, datetime
@@ -36,7 +37,8 @@ def main() -> int:
                              "cli"])
     lines = ["# Benchmark results\n", f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
              f"Database: {'SQLite' if not args.database_url else args.database_url.split(':')[0]}; "
-             f"broker: the local Redis; `make bench` reproduces this.\n"]
+             f"broker: the local Redis; `make bench` reproduces this. Load average at the "
+             f"start: {os.getloadavg()[0]:.1f} (other work on the machine slows every figure).\n"]
 
     def say(text: str) -> None:
         print(text, flush=True)
