@@ -39,6 +39,14 @@ def _per_call(function, count: int) -> float:
     return (time.perf_counter() - started) / count
 
 
+def sample_message(settings) -> bytes:
+    """One reader's digest of the sample articles, as the workers would send it."""
+    mailing_list = MailingList(id=1, name="daily", timezone="Asia/Kolkata", sections=[])
+    compiled = compile_digest(settings, mailing_list, sample_articles(), datetime.now(UTC),
+                              "bench")
+    return compiled.fill(_reader(1))
+
+
 def run(settings, recipients: int = 5000, naive: int = 40) -> dict:
     mailing_list = MailingList(id=1, name="daily", timezone="Asia/Kolkata",
                                sections=["South Asia and Beyond", "Defence"])

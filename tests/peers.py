@@ -63,6 +63,13 @@ class SMTPHandler:
         self.lock = threading.Lock()
 
     THROTTLING = "454 4.7.0 Throttling failure: Maximum sending rate exceeded."
+    pipelining = True  # offered in EHLO, as Postfix, Exim and the big providers do
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if not self.pipelining:
+            return responses
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]  # aiosmtpd reads in order
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.rcpt_replies.get(address.lower())

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import dkim
 
 from distributor.config import DkimConfig, Settings
-from distributor.email.message import from_domain
+from distributor.email.message import WireBytes, from_domain
 
 SIGNED_HEADERS = [b"from", b"to", b"subject", b"date", b"message-id", b"list-id",
                   b"list-unsubscribe", b"list-unsubscribe-post", b"mime-version",
@@ -38,6 +38,7 @@ def dkim_signer(settings: Settings, domain: str | None = None) -> Callable[[byte
     def sign(message: bytes) -> bytes:
         signature = dkim.sign(message, selector, domain, key, include_headers=SIGNED_HEADERS,
                               linesep=b"\r\n")
-        return signature + message
+        signed = signature + message  # the signature's lines are CRLF, folded with a space
+        return WireBytes(signed) if isinstance(message, WireBytes) else signed
 
     return sign

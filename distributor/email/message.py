@@ -43,9 +43,41 @@ def _encode_header(value: str) -> str:
     return Header(value, "utf-8", maxlinelen=76).encode(linesep="\r\n")
 
 
+class WireBytes(bytes):
+    """A message SMTP DATA can carry as it is: CRLF line ends only (RFC 5321 2.3.8) and
+    no line that starts with a dot (so nothing to stuff, RFC 5321 4.5.2). `fill` makes
+    these by construction; smtp_client.py sends them without scanning them again."""
+
+    __slots__ = ()
+
+
+_QP_LINE = 76  # RFC 2045 6.7 (5): encoded lines are at most 76 characters
+
+
+def _escape_leading_dot(line: bytes) -> bytes:
+    """A quoted-printable line that starts with "." with that dot written =2E, broken
+    softly again if it grew past 76 characters, never inside an =XX escape."""
+    line = b"=2E" + line[1:]
+    if len(line) <= _QP_LINE:
+        return line
+    cut = _QP_LINE - 1  # room for the soft break's "="
+    equals = line.rfind(b"=", cut - 2, cut)
+    if equals != -1:
+        cut = equals
+    rest = line[cut:]
+    return line[:cut] + b"=\r\n" + (_escape_leading_dot(rest) if rest.startswith(b".")
+                                      else rest)
+
+
 def _qp(text: str) -> bytes:
+    """Quoted-printable with CRLF line ends and no line starting with a dot."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     body = binascii.b2a_qp(text.encode("utf-8"), istext=True, header=False)
-    return body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    body = body.replace(b"\n", b"\r\n")
+    if body.startswith(b".") or b"\n." in body:  # rare: only then line by line
+        body = b"\r\n".join(_escape_leading_dot(line) if line.startswith(b".") else line
+                             for line in body.split(b"\r\n"))
+    return body
 
 
 _SOFT_BREAK = b"=\r\n"
@@ -118,12 +150,13 @@ class CompiledEmail:
             "Content-Transfer-Encoding: quoted-printable\r\n\r\n").encode()
         self.tail = f"\r\n--{self.boundary}--\r\n".encode()
 
-    def fill(self, recipient: Recipient) -> bytes:
+    def fill(self, recipient: Recipient) -> WireBytes:
         name = _UNSAFE_HEADER.sub(" ", recipient.name)
-        unsubscribe = f"<{recipient.unsubscribe_url}>"
+        unsubscribe = f"<{_UNSAFE_HEADER.sub(' ', recipient.unsubscribe_url)}>"
         if self.unsubscribe_mailto:
             unsubscribe += f",\r\n <mailto:{self.unsubscribe_mailto}?subject=unsubscribe>"
-        to = formataddr((name, recipient.email), charset="utf-8") if name else recipient.email
+        email = _UNSAFE_HEADER.sub(" ", recipient.email)
+        to = formataddr((name, email), charset="utf-8") if name else email
         headers = (
             f"To: {to}\r\n"
             f"Date: {formatdate(usegmt=True)}\r\n"
@@ -140,8 +173,8 @@ class CompiledEmail:
                                           MANAGE: html.escape(recipient.manage_url),
                                           EMAIL: html.escape(recipient.email),
                                           NAME: html.escape(name)})
-        return b"".join((self.head, headers, b"\r\n", self.part_head, text,
-                         self.html_head, body, self.tail))
+        return WireBytes(b"".join((self.head, headers, b"\r\n", self.part_head, text,
+                                   self.html_head, body, self.tail)))
 
 
 def inline_css(html_text: str) -> str:

@@ -1,6 +1,7 @@
 """Where email goes. A transport hands out connections; a batch keeps one open
-for all its recipients and reconnects after a failure. smtplib errors are
-translated here, at the edge:
+for all its recipients and reconnects after a failure. smtplib opens the session and
+smtp_client.py sends each message (pipelined); their errors are translated here, at
+the edge:
 
     421, 4xx with 4.7.x, or a 4xx saying "throttl…"/"too many"   -> Throttled
     other 4xx anywhere (connect, MAIL, RCPT, DATA), a dropped link -> TransientError
@@ -24,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 import idna
 
+from distributor.email import smtp_client
 from distributor.errors import (
     ConfigError,
     PermanentError,
@@ -64,6 +66,10 @@ def transient(code: int, text: bytes | str, where: str = "") -> TransientError:
     if code == 421 or _THROTTLING.search(reply[4:]):
         return Throttled(message)
     return TransientError(message)
+
+
+# What would end or break an SMTP command line if written into MAIL FROM:<…> or RCPT TO:<…>.
+_UNSAFE_ADDRESS = re.compile(r"[\r\n\x00<>]")
 
 
 def envelope_address(address: str) -> str:
@@ -113,16 +119,19 @@ class SMTPConnection:
         rcpt = envelope_address(recipient)
         if self.smtp is None:
             self.smtp = self._open()
-        options: list[str] = []
-        if not (rcpt.isascii() and sender.isascii()):
-            if not self.smtp.has_extn("smtputf8"):
-                raise PermanentError("the address has a non-ASCII local part and the server "
-                                     "does not offer SMTPUTF8 (RFC 6531)")
-            options = ["SMTPUTF8"]
+        utf8 = not (rcpt.isascii() and sender.isascii())
+        if utf8 and not self.smtp.has_extn("smtputf8"):
+            raise PermanentError("the address has a non-ASCII local part and the server "
+                                 "does not offer SMTPUTF8 (RFC 6531)")
+        if _UNSAFE_ADDRESS.search(sender) or _UNSAFE_ADDRESS.search(rcpt):
+            raise PermanentError("the address cannot be written in SMTP: it holds a line "
+                                 "break, NUL or angle bracket")
         try:
-            self.smtp.sendmail(sender, [rcpt], message, mail_options=options)
+            smtp_client.send(self.smtp, sender, rcpt, message, utf8)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = exc.recipients[rcpt]
+            if code == 421:  # the server has closed: the next reader reconnects
+                self._drop()
             if 500 <= code < 600:
                 raise RecipientRefused(f"RCPT: {_reply(code, text)}") from None
             raise transient(code, text, "RCPT") from None

@@ -11,8 +11,8 @@ import dkim
 from distributor.config import DkimConfig
 from distributor.email.compose import compile_alert
 from distributor.email.dkim import dkim_signer
-from distributor.email.message import Recipient
-from tests.email.test_message import ARTICLE
+from distributor.email.message import Recipient, WireBytes
+from tests.email.test_message import ARTICLE, _wire_ready
 
 
 def make_key(tmp_path):
@@ -35,6 +35,7 @@ def test_emails_are_signed_and_verify(tmp_path, make_settings):
     raw = dkim_signer(settings)(compiled.fill(
         Recipient(1, "a@example.com", "A", "https://news.example.org/unsubscribe/t")))
 
+    assert isinstance(raw, WireBytes) and _wire_ready(raw)  # still sent without a scan
     signature = raw.split(b"\r\n\r\n", 1)[0].decode()
     assert signature.startswith("DKIM-Signature:")
     signed = re.search(r"h=([^;]+);", signature.replace("\r\n", "").replace(" ", "")).group(1)

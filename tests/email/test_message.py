@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 
 from distributor.email.compose import compile_alert
-from distributor.email.message import Recipient
+from distributor.email.message import Recipient, WireBytes
 from distributor.store import Article
 
 ARTICLE = Article(
@@ -91,3 +91,33 @@ def test_every_line_stays_short_whatever_fills_the_placeholders(make_settings):
     message = parse(raw)
     assert long_url in message.get_body(("plain",)).get_content()
     assert long_url.replace("&", "&amp;") in message.get_body(("html",)).get_content()
+
+
+def _wire_ready(raw: bytes) -> bool:
+    """CRLF line ends only and no line starting with a dot (RFC 5321 2.3.8, 4.5.2)."""
+    bare = raw.replace(b"\r\n", b"")
+    return b"\r" not in bare and b"\n" not in bare and not raw.startswith(b".") \
+        and b"\n." not in raw
+
+
+def test_a_filled_message_goes_on_the_wire_as_it_is_whatever_the_text_holds(make_settings):
+    """Dots at the start of a line (also where a long line is broken) are written =2E,
+    stray CRs become line ends: smtp_client.py sends WireBytes without scanning them."""
+    dotted = ".starts with a dot\r\n..two\rstray CR\n" + "." * 300 + "\n" + "a." * 200
+    article = Article(**{**{c: getattr(ARTICLE, c) for c in (
+        "guid", "url", "section", "author", "image_url", "tags", "body_html",
+        "published_at")}, "title": ".Dotted\rtitle", "summary": dotted})
+    compiled = compile_alert(make_settings(), article, "breaking", message_key="alert-7")
+    for name, email in ((".Asha", "." * 100 + "@example.com"), ("." * 120, ".r@example.com"),
+                        ("Ä." * 60, "reader3@example.com"), ("", "." * 75 + "é@example.com")):
+        raw = compiled.fill(Recipient(3, email, name, "https://news.example.org/unsubscribe/t"))
+        assert isinstance(raw, WireBytes)
+        assert _wire_ready(raw), name
+        body = raw.split(b"\r\n\r\n", 1)[1].split(b"\r\n")
+        assert max(len(line) for line in body) <= 78
+        assert max(len(line) for line in body if line.startswith(b"=2E")) <= 76  # RFC 2045 6.7
+        message = parse(raw)
+        text = "".join(message.get_body(("plain",)).get_content().split())  # wordwrap aside
+        assert ".startswithadot..twostrayCR" + "." * 300 + "a." * 200 in text
+        assert email in text and email in message.get_body(("html",)).get_content()
+        assert message["To"].addresses[0].display_name == name

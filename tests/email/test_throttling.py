@@ -10,7 +10,7 @@ import uuid
 import pytest
 import redis
 
-from distributor.email.pace import Pace
+from distributor.email.pace import HOLD_CHECK, Pace
 from distributor.email.transport import open_transport
 from distributor.errors import Throttled, TransientError
 from distributor.monitor.progress import mail_trouble
@@ -147,3 +147,30 @@ def test_a_slow_paced_batch_keeps_its_lease(alert, ses, limiter):
     held = [at for at in leases if at is not None]
     assert result.sent == 9
     assert (max(held) - min(held)).total_seconds() >= 1.5  # renewed while it ran
+
+
+class CountingLimiter(RedisLimiter):
+    def __init__(self, client, prefix):
+        super().__init__(client, prefix)
+        self.asked = 0
+
+    def take(self, key, count, per=1.0, burst=1):
+        self.asked += 1
+        return super().take(key, count, per, burst)
+
+
+def test_a_route_without_a_rate_asks_redis_for_a_hold_at_most_every_quarter_second(redis_url):
+    """A Redis round trip per message cost a third of a worker's CPU; another worker's hold
+    is still seen within HOLD_CHECK, and this worker's own at once."""
+    limiter = CountingLimiter(redis.Redis.from_url(redis_url), f"test:{uuid.uuid4().hex}:")
+    now = [100.0]
+    pace = Pace(limiter, "route", clock=lambda: now[0])
+    other = Pace(limiter, "route", clock=lambda: now[0])
+    assert [pace.wait("example.com") for _ in range(500)] == [0.0] * 500
+    assert limiter.asked == 1
+    other.slow_down(5)  # another worker was throttled
+    assert pace.wait() == 0.0  # not seen yet: at most HOLD_CHECK late
+    now[0] += HOLD_CHECK
+    assert pace.wait() > 2  # seen now, and the batch goes back to the queue
+    assert other.wait() > 2  # the throttled worker itself never sent past its hold
+    assert limiter.asked == 3
