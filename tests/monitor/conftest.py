@@ -54,7 +54,6 @@ class Monitored:
 
 @pytest.fixture()
 def monitored(tmp_path: Path, redis_url, smtp_server, http_receiver) -> Monitored:
-    redis.Redis.from_url(redis_url).flushdb()
     http_receiver.replies.clear()
     config = write_config(tmp_path / "distributor.toml", channels=[
         # A refusing receiver is retried until max_age (Standard Webhooks): none here, so
@@ -73,4 +72,6 @@ def monitored(tmp_path: Path, redis_url, smtp_server, http_receiver) -> Monitore
     yield Monitored(settings, env, db, CeleryDispatcher(make_app(settings)), http_receiver,
                     smtp_server)
     db.dispose()
-    redis.Redis.from_url(redis_url).flushdb()
+    client = redis.Redis.from_url(redis_url)  # only this test's keys: its broker prefix
+    for key in client.scan_iter(f"{settings.broker_prefix}*"):
+        client.delete(key)

@@ -160,12 +160,10 @@ def test_dashboard_and_status_say_plainly_when_redis_is_down(monitored):
                               "DISTRIBUTOR_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0"})
     client = TestClient(create_app(settings, monitored.db, monitored.dispatcher))
     client.post("/login", data={"token": API_TOKEN})
-    started = time.monotonic()
     page = client.get("/")
     assert page.status_code == 200 and "Broker (Redis) unreachable" in page.text
     status = client.get("/v1/status", headers={"Authorization": f"Bearer {API_TOKEN}"})
     assert status.json()["broker"].startswith("unreachable")
-    assert time.monotonic() - started < 10
 
 
 def test_an_embargoed_article_shows_when_it_is_scheduled_for(make_settings):
