@@ -18,9 +18,10 @@ import time
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, true, update
 from sqlalchemy.orm import Session
 
+from distributor.mutations import disabled
 from distributor.states import OPEN, PostState
 from distributor.store import Batch, ChannelPost, Database
 
@@ -59,10 +60,12 @@ holder = Holder()
 def claim(session: Session, table: type[Batch] | type[ChannelPost], row_id: int,
           now: datetime, lease_seconds: int) -> bool:
     """Take the row for `lease_seconds`; False when it is finished or someone holds it."""
+    free = or_(table.lease_until.is_(None), table.lease_until < now)
+    if disabled("batch-lease" if table is Batch else "post-lease"):
+        free = true()
     result = session.execute(
         update(table)
-        .where(table.id == row_id, table.state.in_(OPEN),
-               or_(table.lease_until.is_(None), table.lease_until < now))
+        .where(table.id == row_id, table.state.in_(OPEN), free)
         .values(state=PostState.RUNNING, lease_until=now + timedelta(seconds=lease_seconds),
                 lease_holder=holder.name, attempts=table.attempts + 1)
     )

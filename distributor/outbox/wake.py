@@ -14,6 +14,7 @@ from typing import Protocol
 
 from sqlalchemy import or_, select, update
 
+from distributor.mutations import disabled
 from distributor.outbox.leases import due, mark_enqueued, void_silent
 from distributor.states import BatchState, PostState
 from distributor.store import Batch, ChannelPost, Database, Send
@@ -118,6 +119,8 @@ def enqueue_send(db: Database, dispatcher: Dispatcher, send_id: int, now: dateti
 def sweep(db: Database, dispatcher: Dispatcher, now: datetime,
           grace: timedelta = timedelta(minutes=2)) -> tuple[int, int]:
     """Re-enqueue open work whose task is gone (Redis lost it, or its worker died)."""
+    if disabled("sweeper"):
+        return 0, 0
     with db.session() as session:
         batch_ids = due(session, Batch, now, grace)
         post_ids = due(session, ChannelPost, now, grace)
@@ -135,6 +138,8 @@ def reclaim(db: Database, dispatcher: Dispatcher, now: datetime,
     """Free and wake the batches and posts held by workers whose heartbeat has stopped
     (`silent`, from monitor.queues.silent_holders): a killed worker's work resumes in
     seconds instead of when its lease runs out."""
+    if disabled("reclaim"):
+        return 0, 0
     with db.session() as session:
         batch_ids = void_silent(session, Batch, silent, now)
         post_ids = void_silent(session, ChannelPost, silent, now)
