@@ -11,7 +11,7 @@ from distributor.api.audience import router as audience_router
 from distributor.api.audit import AuditTrail
 from distributor.api.auth import RedisReplayGuard
 from distributor.api.dashboard import router as dashboard_router
-from distributor.api.errors import BodyLimit, install_error_handlers
+from distributor.api.errors import BodyLimit, document_errors, install_error_handlers
 from distributor.api.monitor import router as monitor_router
 from distributor.api.public import router as public_router
 from distributor.api.subscribe import router as subscribe_router
@@ -45,10 +45,8 @@ def create_app(settings: Settings, db: Database, dispatcher: Dispatcher,
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(AuditTrail, db=db)
-    app.include_router(articles_router)
-    app.include_router(audience_router)
-    app.include_router(public_router)
-    app.include_router(subscribe_router)
-    app.include_router(monitor_router)
-    app.include_router(dashboard_router)
+    for router in (articles_router, audience_router, public_router, subscribe_router,
+                   monitor_router, dashboard_router):
+        document_errors(router)
+        app.include_router(router)
     return app
