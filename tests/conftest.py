@@ -202,13 +202,23 @@ def settings_env(tmp: Path, database_url: str, redis_url: str, smtp_url: str,
 
 
 @pytest.fixture()
-def make_settings(tmp_path, redis_url):
-    """Build Settings for a test: a fresh SQLite file unless told otherwise."""
+def database_url(backend, postgres, tmp_path) -> str:
+    """This test's database, on each backend: tmp_path/db.sqlite, or a fresh PostgreSQL
+    database in the postgresql pass. Every fixture of one test shares it."""
+    if backend == "postgresql":
+        return postgres.new()
+    return f"sqlite:///{tmp_path / 'db.sqlite'}"
+
+
+@pytest.fixture()
+def make_settings(tmp_path, redis_url, database_url):
+    """Build Settings for a test: this test's database (each backend) unless told otherwise."""
+    default_database = database_url
 
     def make(channels: list[dict] | None = None, database_url: str | None = None,
              smtp_url: str | None = None, **extra: str) -> Settings:
         config = write_config(tmp_path / "distributor.toml", channels)
-        env = settings_env(tmp_path, database_url or f"sqlite:///{tmp_path / 'db.sqlite'}",
+        env = settings_env(tmp_path, database_url or default_database,
                            redis_url, smtp_url or f"maildir:{tmp_path / 'outbox'}", config,
                            **extra)
         return load_settings(env)

@@ -11,7 +11,7 @@ from distributor.api.audience import router as audience_router
 from distributor.api.audit import AuditTrail
 from distributor.api.auth import RedisReplayGuard
 from distributor.api.dashboard import router as dashboard_router
-from distributor.api.errors import BodyLimit, document_errors, install_error_handlers
+from distributor.api.errors import BodyLimit, NoNul, document_errors, install_error_handlers
 from distributor.api.monitor import router as monitor_router
 from distributor.api.public import router as public_router
 from distributor.api.subscribe import router as subscribe_router
@@ -44,6 +44,7 @@ def create_app(settings: Settings, db: Database, dispatcher: Dispatcher,
     app.state.limiter = RedisLimiter(broker, prefix=settings.broker_prefix + "distributor:rate:")
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(NoNul)
     app.add_middleware(AuditTrail, db=db)
     for router in (articles_router, audience_router, public_router, subscribe_router,
                    monitor_router, dashboard_router):

@@ -21,7 +21,7 @@ from distributor.errors import InvalidInput, NotFound
 from distributor.states import SubscriptionStatus
 from distributor.store import Database, MailingList, Subscriber, Subscription, Suppression
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: PostgreSQL refuses anything larger
 
 
 def normalise_email(value: str, field_name: str = "email") -> str:

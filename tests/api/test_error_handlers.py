@@ -87,3 +87,20 @@ def test_sections_that_are_not_a_list_answer_422_naming_them(client, sections):
                                                "sections": sections})
     assert response.status_code == 422
     assert response.json()["fields"] == {"sections": "must be a list of names"}
+
+
+@pytest.mark.parametrize("url, field", [("/v1/subscribers?list=%00", "list"),
+                                        ("/v1/articles/a%00b/deliveries", "path")])
+def test_a_nul_in_the_query_or_path_answers_422_on_every_database(client, url, field):
+    """Found by the fuzz on PostgreSQL (which cannot store NUL): these were 500s."""
+    response = client.get(url, headers=AUTH)
+    assert response.status_code == 422
+    assert response.json()["fields"] == {field: "contains a NUL character"}
+
+
+def test_an_id_beyond_the_id_column_answers_422(client):
+    """Found by the fuzz on PostgreSQL: after=2**31 overflowed its INTEGER id: a 500."""
+    response = client.get("/v1/subscribers", headers=AUTH, params={"after": 2**31})
+    assert response.status_code == 422 and "after" in response.json()["fields"]
+    assert client.get("/v1/subscribers", headers=AUTH,
+                      params={"after": 2**31 - 1}).status_code == 200

@@ -8,8 +8,8 @@ from tests.conftest import settings_env
 
 
 @pytest.fixture()
-def run(tmp_path, redis_url, monkeypatch):
-    env = settings_env(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", redis_url,
+def run(tmp_path, redis_url, database_url, monkeypatch):
+    env = settings_env(tmp_path, database_url, redis_url,
                        f"maildir:{tmp_path / 'outbox'}")
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -53,14 +53,15 @@ class Monitored:
 
 
 @pytest.fixture()
-def monitored(tmp_path: Path, redis_url, smtp_server, http_receiver) -> Monitored:
+def monitored(tmp_path: Path, redis_url, database_url, smtp_server,
+              http_receiver) -> Monitored:
     http_receiver.replies.clear()
     config = write_config(tmp_path / "distributor.toml", channels=[
         # A refusing receiver is retried until max_age (Standard Webhooks): none here, so
         # a refused post fails on its first try.
         {"name": "newsroom-hook", "type": "webhook", "max_age": "0s",
          "url": http_receiver.url(f"/hooks/{uuid.uuid4().hex[:6]}")}])
-    env = settings_env(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", redis_url,
+    env = settings_env(tmp_path, database_url, redis_url,
                        smtp_server.url, config)
     settings = load_settings(env)
     db = Database(settings.database_url.get_secret_value())
