@@ -210,6 +210,15 @@ def database_url(backend, postgres, tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'db.sqlite'}"
 
 
+def migrated(url: str) -> str:
+    """The database at `url` with the schema in place, as after `distributor db upgrade`
+    (which the CLI does by itself only for SQLite)."""
+    database = Database(url)
+    database.upgrade()
+    database.dispose()
+    return url
+
+
 @pytest.fixture()
 def make_settings(tmp_path, redis_url, database_url):
     """Build Settings for a test: this test's database (each backend) unless told otherwise."""

@@ -245,7 +245,11 @@ def _seed_ledger(db, rows: int) -> None:
                                        "at": datetime.now(UTC)} for n in range(7)])
 
 
-def test_metrics_scrape_reads_counters_and_never_scans_the_ledger(client, db, redis_client):
+def test_metrics_scrape_reads_counters_and_never_scans_the_ledger(client, db, redis_client,
+                                                                   backend):
+    if backend != "sqlite":
+        pytest.skip("reads the plan with SQLite's EXPLAIN QUERY PLAN; PostgreSQL's planner "
+                    "may scan a table this small by choice")
     from sqlalchemy import event
 
     from distributor.monitor.counters import count_emails
