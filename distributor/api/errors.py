@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from distributor.errors import InvalidInput, Unavailable
@@ -44,6 +45,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Unavailable)
     async def unavailable(_: Request, exc: Unavailable) -> JSONResponse:
         return error(503, str(exc))
+
+    @app.exception_handler(DataError)
+    async def unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # PostgreSQL refuses what SQLite stores (a NUL in text, an integer over its
+        # column): the request's fault, found by the fuzz on PostgreSQL.
+        log.warning("refused on %s %s: the database cannot store a value (%s)",
+                    request.method, request.url.path, type(exc.orig).__name__)
+        return error(422, "invalid request: a value the database cannot store "
+                          "(a NUL character, or a number out of range)")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -104,3 +104,12 @@ def test_an_id_beyond_the_id_column_answers_422(client):
     assert response.status_code == 422 and "after" in response.json()["fields"]
     assert client.get("/v1/subscribers", headers=AUTH,
                       params={"after": 2**31 - 1}).status_code == 200
+
+
+def test_a_nul_inside_a_json_body_is_never_a_500(client, backend):
+    """Found by the fuzz on PostgreSQL: {"list": "\\u0000"} reached the database, which
+    refused it: a 500. PostgreSQL now answers 422; SQLite stores NUL and finds no list."""
+    response = client.post("/v1/digests", headers=AUTH, json={"list": "\x00"})
+    assert response.status_code == (422 if backend == "postgresql" else 404), response.text
+    if backend == "postgresql":
+        assert "cannot store" in response.json()["error"]
