@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 WITH_REDIS := $(PYTHON) scripts/with_redis.py
 
-.PHONY: run test demo bench bench-scale lint clean
+.PHONY: run test prove demo bench bench-scale lint clean
 
 # run and demo install only what the service needs; test, bench and lint add the test tools.
 $(STAMP): pyproject.toml
@@ -27,6 +27,10 @@ run: $(STAMP)
 test: $(TEST_STAMP)
 	$(BIN)/lint-imports --no-cache --show-timings >/dev/null || $(BIN)/lint-imports --no-cache
 	$(WITH_REDIS) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Each safety mechanism switched off in turn: the test that catches it, or exit 1.
+prove: $(TEST_STAMP)
+	$(WITH_REDIS) $(BIN)/python scripts/prove.py $(PROVE_ARGS)
 
 demo: $(STAMP)
 	$(WITH_REDIS) $(BIN)/python scripts/demo.py

@@ -6,6 +6,9 @@ when its worker dies, prefetch 1, time limits under the visibility timeout.
 
 from __future__ import annotations
 
+import os
+import uuid
+
 from celery import Celery
 from celery.signals import (
     celeryd_after_setup,
@@ -22,12 +25,14 @@ from distributor.logs import bind, unbind
 from distributor.logs import setup_logging as configure_logging
 from distributor.monitor.heartbeat import WorkerHeartbeat
 from distributor.monitor.queues import broker_client
+from distributor.outbox import leases
 from distributor.outbox.wake import QUEUES
 from distributor.store.redis_client import SentinelAddress, is_sentinel
 from tasks import runtime
 
 VISIBILITY_TIMEOUT = 3600
 MAX_COUNTDOWN = 3000  # ETAs beyond the visibility timeout would be delivered twice
+RECLAIM_EVERY = 5.0  # seconds: how often beat looks for leases of workers that died
 
 
 def queue_name(settings: Settings, name: str) -> str:
@@ -87,6 +92,7 @@ def make_app(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         beat_schedule={
             "sweep": {"task": "maintenance.sweep", "schedule": settings.sweep_every},
+            "reclaim": {"task": "maintenance.reclaim", "schedule": RECLAIM_EVERY},
             "release": {"task": "publish.release", "schedule": settings.release_every},
             "prune": {"task": "maintenance.prune", "schedule": 86400.0},
             "digests": {"task": "digests.tick", "schedule": settings.digest_tick_every},
@@ -111,6 +117,7 @@ app = _app()
 @worker_process_init.connect
 def _fresh_connections(**_) -> None:
     runtime.reset()
+    leases.holder.forget()  # a prefork child: its parent's heartbeat is not its own
 
 
 @setup_logging.connect
@@ -129,8 +136,9 @@ def _start_heartbeat(sender=None, **_) -> None:
     global _heartbeat
     hostname = sender if isinstance(sender, str) else getattr(sender, "hostname", "worker")
     settings = runtime.settings()
+    leases.holder.start(f"{hostname}/{os.getpid()}/{uuid.uuid4().hex[:8]}")
     _heartbeat = WorkerHeartbeat(broker_client(settings, timeout=5), hostname,
-                                 prefix=settings.broker_prefix).start()
+                                 prefix=settings.broker_prefix, holder=leases.holder).start()
 
 
 @worker_shutdown.connect

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 from redis import RedisError
 
 from distributor.email import ledger
-from distributor.monitor.queues import record_beat
-from distributor.outbox import wake
+from distributor.monitor.queues import record_beat, silent_holders
+from distributor.outbox import leases, wake
 from tasks import runtime
 from tasks.app import app
 from tasks.dispatch import CeleryDispatcher
@@ -23,6 +23,17 @@ def sweep() -> dict:
                                   runtime.sweep_grace())
     if batches or posts:
         log.info("sweeper re-enqueued batches=%s posts=%s", batches, posts)
+    return {"batches": batches, "posts": posts}
+
+
+@app.task(name="maintenance.reclaim")
+def reclaim() -> dict:
+    """Beat, every few seconds: the leases of workers whose heartbeat stopped are void."""
+    silent = silent_holders(runtime.redis_client(), leases.HOLDER_SILENCE,
+                            prefix=runtime.settings().broker_prefix)
+    batches, posts = wake.reclaim(runtime.db(), CeleryDispatcher(app), datetime.now(UTC), silent)
+    if batches or posts:
+        log.info("reclaimed from silent workers batches=%s posts=%s", batches, posts)
     return {"batches": batches, "posts": posts}
 
 

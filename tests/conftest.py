@@ -1,12 +1,15 @@
 """Shared fixtures. The suite runs on SQLite, and on PostgreSQL too when
-DISTRIBUTOR_TEST_POSTGRES_URL is set. Redis is the real local one, on its own
-database number (DISTRIBUTOR_TEST_REDIS_DB, default 13), flushed before and after."""
+DISTRIBUTOR_TEST_POSTGRES_URL is set. Redis is the real local one, on a database
+number this run claims for itself (see RedisDatabase): two runs sharing one Redis
+never flush each other's keys."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -31,25 +34,79 @@ API_TOKEN = "test-api-token-abcdef"
 WEBHOOK_SECRET = "whsec_" + "dGVzdC13ZWJob29rLXNlY3JldC0xMjM0NTY3OA=="
 
 
-def _redis_url() -> str:
-    base = os.environ.get("DISTRIBUTOR_BROKER_URL", "redis://127.0.0.1:6379/0")
-    parts = urlsplit(base)
-    db = os.environ.get("DISTRIBUTOR_TEST_REDIS_DB", "13")
+def _redis_base() -> str:
+    return os.environ.get("DISTRIBUTOR_BROKER_URL", "redis://127.0.0.1:6379/0")
+
+
+def _with_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, f"/{db}", "", ""))
+
+
+class RedisDatabase:
+    """A Redis database number held by this run: a lease key in database 0
+    (SET NX with an expiry, renewed while the run lives). DISTRIBUTOR_TEST_REDIS_DB
+    names the number to take (the run stops when another run holds it); without it the
+    first free, empty number of 1-15 is taken. The run flushes only the database it
+    holds, and an automatically chosen one only if it was empty when taken."""
+
+    LEASE = "distributor-test:redis-db:{}"
+    TTL = 120
+
+    def __init__(self, base: str):
+        self.admin = redis.Redis.from_url(_with_db(base, 0), socket_connect_timeout=2)
+        self.base = base
+        self.token = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+        self.number: int | None = None
+        self.stopping = threading.Event()
+
+    def claim(self) -> int:
+        wanted = os.environ.get("DISTRIBUTOR_TEST_REDIS_DB")
+        candidates = [int(wanted)] if wanted else range(1, 16)
+        for number in candidates:
+            if not self.admin.set(self.LEASE.format(number), self.token, nx=True, ex=self.TTL):
+                continue
+            client = redis.Redis.from_url(_with_db(self.base, number))
+            if wanted or client.dbsize() == 0:
+                client.flushdb()  # named for this run, or empty: ours either way
+                self.number = number
+                threading.Thread(target=self._renew, daemon=True).start()
+                return number
+            self.admin.delete(self.LEASE.format(number))  # someone's keys: not ours
+        held = f"database {wanted} is held by {self.admin.get(self.LEASE.format(wanted))!r}" \
+            if wanted else "no Redis database of 1-15 is free and empty"
+        raise RuntimeError(f"{held}; set DISTRIBUTOR_TEST_REDIS_DB to a free number")
+
+    def _renew(self) -> None:
+        key = self.LEASE.format(self.number)
+        while not self.stopping.wait(self.TTL / 4):
+            try:
+                self.admin.set(key, self.token, xx=True, ex=self.TTL)
+            except redis.RedisError:
+                pass
+
+    def release(self) -> None:
+        self.stopping.set()
+        key = self.LEASE.format(self.number)
+        if self.admin.get(key) == self.token.encode():
+            redis.Redis.from_url(_with_db(self.base, self.number)).flushdb()
+            self.admin.delete(key)
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    url = _redis_url()
-    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    base = _redis_base()
+    database = RedisDatabase(base)
     try:
-        client.ping()
+        database.admin.ping()
+        number = database.claim()
     except redis.RedisError:
-        pytest.exit(f"no Redis answers at {url}: run the suite with `make test`, which starts "
+        pytest.exit(f"no Redis answers at {base}: run the suite with `make test`, which starts "
                     "one, or install redis-server", returncode=1)
-    client.flushdb()
-    yield url
-    client.flushdb()
+    except RuntimeError as exc:
+        pytest.exit(str(exc), returncode=1)
+    yield _with_db(base, number)
+    database.release()
 
 
 @pytest.fixture()
@@ -151,13 +208,32 @@ def settings_env(tmp: Path, database_url: str, redis_url: str, smtp_url: str,
 
 
 @pytest.fixture()
-def make_settings(tmp_path, redis_url):
-    """Build Settings for a test: a fresh SQLite file unless told otherwise."""
+def database_url(backend, postgres, tmp_path) -> str:
+    """This test's database, on each backend: tmp_path/db.sqlite, or a fresh PostgreSQL
+    database in the postgresql pass. Every fixture of one test shares it."""
+    if backend == "postgresql":
+        return postgres.new()
+    return f"sqlite:///{tmp_path / 'db.sqlite'}"
+
+
+def migrated(url: str) -> str:
+    """The database at `url` with the schema in place, as after `distributor db upgrade`
+    (which the CLI does by itself only for SQLite)."""
+    database = Database(url)
+    database.upgrade()
+    database.dispose()
+    return url
+
+
+@pytest.fixture()
+def make_settings(tmp_path, redis_url, database_url):
+    """Build Settings for a test: this test's database (each backend) unless told otherwise."""
+    default_database = database_url
 
     def make(channels: list[dict] | None = None, database_url: str | None = None,
              smtp_url: str | None = None, **extra: str) -> Settings:
         config = write_config(tmp_path / "distributor.toml", channels)
-        env = settings_env(tmp_path, database_url or f"sqlite:///{tmp_path / 'db.sqlite'}",
+        env = settings_env(tmp_path, database_url or default_database,
                            redis_url, smtp_url or f"maildir:{tmp_path / 'outbox'}", config,
                            **extra)
         return load_settings(env)
@@ -250,7 +326,8 @@ def start_worker(tmp_path):
 def pytest_report_header(config):
     backends = ", ".join(_backends())
     broker = f"; broker {urlsplit(BROKER_URL).hostname} (amqp)" if BROKER_URL else ""
-    return f"distributor: databases {backends}; redis {_redis_url()}{broker}"
+    return (f"distributor: databases {backends}; redis {_redis_base()} (a database number "
+            f"per run){broker}")
 
 
 def delete_broker_queues(env: dict[str, str]) -> None:

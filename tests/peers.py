@@ -3,8 +3,10 @@ loopback, both recording what they get, both told how to answer."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -38,6 +40,7 @@ class Received:
     mail_from: str
     rcpt_to: str
     data: bytes
+    at: float = 0.0  # monotonic time the server took it
 
     @property
     def message(self):
@@ -46,9 +49,17 @@ class Received:
 
 class SMTPHandler:
     """Records each message per recipient. `rcpt_replies` maps an address to a reply
-    (e.g. '550 no such user'); `data_replies` is a queue of replies for DATA."""
+    (e.g. '550 no such user'); `data_replies` is a queue of replies for DATA.
+
+    DROP: the connection goes before the server took the message (nothing stored).
+    ACCEPT_THEN_DROP: the server took the message, and the connection goes before the
+    250 reaches the client. RFC 5321 section 6.1 makes the server responsible for a
+    message once it has sent 250; a server that has queued the message and then loses
+    the connection delivers it anyway (section 4.1.1.4 leaves the duplicate to the
+    client, which cannot know): the unfavourable case, so the one this peer plays."""
 
     DROP = "drop the connection"
+    ACCEPT_THEN_DROP = "accept, then drop the connection before the 250"
 
     def __init__(self):
         self.messages: list[Received] = []
@@ -60,6 +71,7 @@ class SMTPHandler:
         self.max_per_second: float | None = None
         self.throttled = 0
         self.accepted_at: list[float] = []  # monotonic time of each accepted message
+        self.data_delay = 0.0  # seconds the server takes over each DATA (a slow provider)
         self.lock = threading.Lock()
 
     THROTTLING = "454 4.7.0 Throttling failure: Maximum sending rate exceeded."
@@ -89,17 +101,29 @@ class SMTPHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        if self.data_replies:
-            reply = self.data_replies.popleft()
-            if reply == self.DROP:  # the client has sent its message but never hears back
-                server.transport.close()
-                return "421 closing"
-            return reply
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
+        reply = None
         with self.lock:
-            for rcpt in envelope.rcpt_tos:
-                self.messages.append(Received(envelope.mail_from, rcpt, envelope.content))
-                self.accepted_at.append(time.monotonic())
+            if self.data_replies:
+                reply = self.data_replies.popleft()
+        if reply == self.DROP:  # the client has sent its message but never hears back
+            server.transport.close()
+            return "421 closing"
+        if reply is not None and reply != self.ACCEPT_THEN_DROP:
+            return reply
+        self.accept(envelope)
+        if reply == self.ACCEPT_THEN_DROP:
+            server.transport.abort()  # the message is ours; the client never hears so
+            return "421 closing"
         return "250 Message accepted"
+
+    def accept(self, envelope) -> None:
+        with self.lock:
+            now = time.monotonic()
+            for rcpt in envelope.rcpt_tos:
+                self.messages.append(Received(envelope.mail_from, rcpt, envelope.content, now))
+                self.accepted_at.append(now)
 
     def to(self, address: str) -> list[Received]:
         with self.lock:
@@ -160,6 +184,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
     at: float
+    answered: int | None = None  # the status the receiver sent (None: not yet, or never)
 
     def json(self):
         return json.loads(self.body)
@@ -191,15 +216,18 @@ class HTTPReceiver:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                request = Request(self.command, self.path, dict(self.headers.items()), body,
+                                  time.monotonic())
                 with receiver.lock:
-                    receiver.requests.append(Request(self.command, self.path,
-                                                     dict(self.headers.items()), body,
-                                                     time.monotonic()))
+                    receiver.requests.append(request)
                     own = receiver.path_replies.get(self.path.split("?")[0])
                     if own:
                         reply = own.popleft()
                     else:
                         reply = receiver.replies.popleft() if receiver.replies else Reply()
+                    # Taken when it arrives: a service that accepts and then answers late
+                    # (a delay past the client's timeout) has still got the post.
+                    request.answered = reply.status
                 if reply.delay:
                     time.sleep(reply.delay)
                 payload = reply.body if reply.body is not None else {}
@@ -233,6 +261,11 @@ class HTTPReceiver:
         with self.lock:
             return [r for r in self.requests if r.path.split("?")[0] == path]
 
+    def accepted(self, path: str) -> list[Request]:
+        """The requests to `path` the service took (answered 2xx, whether or not the
+        client stayed to read the answer)."""
+        return [r for r in self.to(path) if r.answered is not None and 200 <= r.answered < 300]
+
     def __enter__(self) -> HTTPReceiver:
         self.thread.start()
         return self
@@ -251,3 +284,53 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class OwnRedis:
+    """A redis-server of the test's own, on a free loopback port, with the append-only
+    file on (appendfsync always: every write is on disk before Redis answers it), so a
+    restart brings back what it held. For faults that restart the broker."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.port = free_port()
+        self.process = None
+        self.restarts = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> OwnRedis:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", str(self.directory), "--appendonly", "yes", "--appendfsync", "always",
+             "--save", "", "--protected-mode", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self._answers, timeout=10, what="the test's own redis-server")
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()  # SIGTERM: Redis flushes the AOF and exits
+            self.process.wait(10)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+        self.restarts += 1
+
+    def __enter__(self) -> OwnRedis:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -14,7 +14,7 @@ from distributor.api.auth import RedisReplayGuard
 from distributor.api.bounces import router as bounces_router
 from distributor.api.clicks import router as clicks_router
 from distributor.api.dashboard import router as dashboard_router
-from distributor.api.errors import BodyLimit, install_error_handlers
+from distributor.api.errors import BodyLimit, NoNul, document_errors, install_error_handlers
 from distributor.api.insights import router as insights_router
 from distributor.api.monitor import router as monitor_router
 from distributor.api.public import router as public_router
@@ -50,17 +50,11 @@ def create_app(settings: Settings, db: Database, dispatcher: Dispatcher,
     app.state.limiter = RedisLimiter(broker, prefix=settings.broker_prefix + "distributor:rate:")
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(NoNul)
     app.add_middleware(AuditTrail, db=db)
-    app.include_router(articles_router)
-    app.include_router(audience_router)
-    app.include_router(bounces_router)
-    app.include_router(public_router)
-    app.include_router(subscribe_router)
-    app.include_router(readers_router)
-    app.include_router(signup_router)
-    app.include_router(archive_router)
-    app.include_router(clicks_router)
-    app.include_router(monitor_router)
-    app.include_router(dashboard_router)
-    app.include_router(insights_router)
+    for router in (articles_router, audience_router, bounces_router, public_router,
+                   subscribe_router, readers_router, signup_router, archive_router,
+                   clicks_router, monitor_router, dashboard_router, insights_router):
+        document_errors(router)
+        app.include_router(router)
     return app

@@ -5,6 +5,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from distributor.api.auth import check_publish_auth, require_token
+from distributor.inbound.article import ArticleIn
 from distributor.inbound.publish import publish as publish_article
 from distributor.inbound.publish import unpublish
 from distributor.inbound.sources import convert
@@ -16,8 +17,13 @@ router = APIRouter()
 @router.post("/v1/articles", status_code=202, summary="Publish an article",
              responses={200: {"description": "already published; nothing sent"},
                         401: {"description": "no or wrong token/signature"},
+                        409: {"description": "a signed request whose webhook-id was seen"},
                         413: {"description": "body too large"},
-                        422: {"description": "invalid article"}})
+                        422: {"description": "invalid article"}},
+             # The body is read raw (it may be signed, or a WordPress/Ghost body), so
+             # FastAPI cannot see it: declared here, for clients and the fuzz.
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": ArticleIn.model_json_schema()}}}})
 async def publish(request: Request, format: str | None = Query(
         None, description="json (default), wordpress (REST post object) or ghost "
                           "(post.published webhook body)")) -> JSONResponse:

@@ -144,7 +144,6 @@ def dashboard_data(request: Request) -> dict:
     data = snapshot(state.db, getattr(state.dispatcher, "app", None), state.settings)
     data["articles"] = latest_articles(state.db)
     data["failures"] = list_failures(state.db, limit=50)
-    data["can_send_digest"] = callable(getattr(state.dispatcher, "send_digest", None))
     data["audit"] = recent(state.db, limit=20)
     return data
 
@@ -156,7 +155,7 @@ async def index(request: Request) -> Response:
         return _login_page(request, 401)
     data = await run_in_threadpool(dashboard_data, request)
     data["can_act"] = identity.may(Role.ADMIN)  # viewers see no buttons
-    data["can_send_digest"] = data["can_send_digest"] and data["can_act"]
+    data["can_send_digest"] = data["can_act"]
     flash = _flash(request)
     response = _render(request, "index.html.j2", title="Dashboard", data=data, flash=flash)
     if FLASH in request.cookies:

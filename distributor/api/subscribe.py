@@ -69,7 +69,10 @@ async def request_and_answer(request: Request, data: dict, double_opt_in: bool =
                if not isinstance(v, str) or not v}
     if missing:
         raise InvalidInput("invalid subscription", missing)
-    sections = [s for s in data.get("sections") or [] if isinstance(s, str)]
+    sections = data.get("sections") or []
+    if not isinstance(sections, list):  # found by the fuzz: 5 or true here was a 500
+        raise InvalidInput("invalid subscription", {"sections": "must be a list of names"})
+    sections = [s for s in sections if isinstance(s, str)]
     subscription_id = None
     if not honeypot:
         subscription_id = await run_in_threadpool(
@@ -84,7 +87,22 @@ def too_many():
     return error(429, "too many requests; try again in a minute", headers={"Retry-After": "60"})
 
 
-@router.post("/subscribe", summary="Public subscribe form (form or JSON)")
+SUBSCRIPTION = {"type": "object", "required": ["email", "list"], "properties": {
+    "email": {"type": "string", "format": "email"}, "list": {"type": "string"},
+    "name": {"type": "string"}, "sections": {"type": "array", "items": {"type": "string"}}}}
+FORM = {"type": "object", "required": ["email", "list"], "properties": {
+    "email": {"type": "string"}, "list": {"type": "string"}, "name": {"type": "string"},
+    "section": {"type": "array", "items": {"type": "string"}}}}
+
+
+@router.post("/subscribe", summary="Public subscribe form (form or JSON)",
+             responses={202: {"description": "asked to confirm by email (whether or not the "
+                                             "address was new: nothing is revealed)"},
+                        422: {"description": "a field is missing or invalid"},
+                        429: {"description": "too many requests from this address"}},
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": SUBSCRIPTION},
+                 "application/x-www-form-urlencoded": {"schema": FORM}}}})
 async def subscribe(request: Request):
     if not await run_in_threadpool(allowed, request):
         return too_many()

@@ -29,7 +29,7 @@ from distributor.store import (
     Suppression,
 )
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: PostgreSQL refuses anything larger
 
 
 def normalise_email(value: str, field_name: str = "email") -> str:

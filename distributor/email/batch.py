@@ -8,12 +8,11 @@ repeats at most the one message that was in flight.
 from __future__ import annotations
 
 import logging
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, exists, or_, select
+from sqlalchemy import bindparam, exists, false, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -38,6 +37,7 @@ from distributor.email.message import CompiledEmail
 from distributor.email.pace import THROTTLE_HOLD, Pace
 from distributor.email.transport import Connection, Transport
 from distributor.errors import PermanentError, RecipientRefused, Throttled, TransientError
+from distributor.mutations import disabled
 from distributor.outbox import leases
 from distributor.outbox.plan import alert_due, members
 from distributor.states import (
@@ -152,6 +152,8 @@ def _recipients(session: Session, send: Send, batch: Batch, covered, now: dateti
     finished = exists().where(Delivery.send_id == send.id,
                               Delivery.subscriber_id == Subscriber.id,
                               Delivery.state.in_(DELIVERY_FINISHED))
+    if disabled("ledger"):
+        finished = false()
     unpaused = or_(Subscription.paused_until.is_(None), Subscription.paused_until <= now)
     return session.execute(
         select(Subscriber.id, Subscriber.email, Subscriber.name, Subscription.sections)
@@ -234,6 +236,10 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
         if ledger is not None:
             ledger.close()
 
+    if isinstance(stop, _Lost):  # the batch is someone else's now: write nothing to it
+        log.warning("batch=%s %s", batch_id, stop.why)
+        result.state, result.error = Outcome.BUSY, stop.why
+        return result
     if isinstance(stop, _Paused):
         with db.session() as session:
             pause_send(session, send_id, stop.why)
@@ -259,6 +265,11 @@ class _Paused:
 
 
 @dataclass
+class _Lost:
+    why: str
+
+
+@dataclass
 class _Throttled:
     wait: float
     why: str
@@ -266,20 +277,18 @@ class _Throttled:
 
 def _deliver(db: Database, settings: Settings, connection: Connection, ledger, result: BatchResult,
              pace: Pace | None, send_id: int, list_id: int, batch_id: int, recipients, messages,
-             deferred: set[int], suppressed: set[str]) -> _Paused | _Throttled | None:
+             deferred: set[int], suppressed: set[str]) -> _Paused | _Throttled | _Lost | None:
     """Send to each reader in turn and record each result at once. Whatever goes wrong
     with one reader (their address, a refusal) fails that reader alone; a throttling
     reply or a long wait for the route's rate stops the run with the rest untouched."""
     signers: dict[str, object] = {}  # per From domain: a list may send as its own
     consecutive = 0
-    renewed_at = time.monotonic()
+    hold = leases.Hold(db, Batch, batch_id, settings.lease_seconds)
     for index, (subscriber_id, email, name, sections) in enumerate(recipients):
-        # Renew by the clock, not by count: a paced route makes a batch slow, and a lease
-        # that ran out would let a second task send this batch's readers again.
-        if time.monotonic() - renewed_at > settings.lease_seconds / 3:
-            with db.session() as session:
-                leases.renew(session, Batch, batch_id, datetime.now(UTC), settings.lease_seconds)
-            renewed_at = time.monotonic()
+        # Renewed by the clock, not by count: a paced route makes a batch slow, and a
+        # lease that ran out (or was voided) would let a second task send to its readers.
+        if not hold.kept(datetime.now(UTC)):
+            return _Lost(f"lease lost before subscriber {subscriber_id}")
         existing = subscriber_id in deferred
         if email_digest(email) in suppressed:
             _note(ledger, result, send_id, subscriber_id, DeliveryState.SKIPPED, "suppressed",

@@ -19,6 +19,8 @@ PRIORITY_SEP = "\x06\x16"
 BEAT_KEY = "distributor:beat:last"
 WORKERS_KEY = "distributor:workers"  # sorted set: hostname -> unix time of its last beat
 WORKER_TTL = 90  # a worker silent for this long is gone
+HOLDERS_KEY = "distributor:holders"  # sorted set: lease holder -> unix time of its last beat
+HOLDER_MEMORY = 3600  # longer than any lease: a holder silent for this long is forgotten
 TIMEOUT = 1.5  # seconds: the monitor never hangs on a dead broker
 
 
@@ -81,8 +83,26 @@ def last_beat(client: redis.Redis, prefix: str = "") -> float | None:
 
 
 def record_worker(client: redis.Redis, hostname: str, now: float | None = None,
-                  prefix: str = "") -> None:
-    client.zadd(prefix + WORKERS_KEY, {hostname: round(now or time.time(), 3)})
+                  prefix: str = "", holder: str | None = None) -> None:
+    """One heartbeat: the worker's name for the monitor and, when it holds leases, the
+    process's holder name (outbox.leases.Holder) for the sweeper."""
+    at = round(now or time.time(), 3)
+    pipe = client.pipeline(transaction=False)
+    pipe.zadd(prefix + WORKERS_KEY, {hostname: at})
+    if holder:
+        pipe.zadd(prefix + HOLDERS_KEY, {holder: at})
+    pipe.execute()
+
+
+def silent_holders(client: redis.Redis, silence: float, prefix: str = "",
+                   now: float | None = None) -> set[str]:
+    """Lease holders whose last heartbeat is older than `silence` seconds. A holder Redis
+    never saw (it was flushed or restarted) is not among them: its leases end by time."""
+    key, now = prefix + HOLDERS_KEY, now or time.time()
+    pipe = client.pipeline(transaction=False)
+    pipe.zremrangebyscore(key, "-inf", now - HOLDER_MEMORY)
+    pipe.zrangebyscore(key, "-inf", now - silence)
+    return {name.decode() for name in pipe.execute()[1]}
 
 
 def forget_worker(client: redis.Redis, hostname: str, prefix: str = "") -> None:

@@ -14,7 +14,8 @@ from typing import Protocol
 
 from sqlalchemy import or_, select, update
 
-from distributor.outbox.leases import due, mark_enqueued
+from distributor.mutations import disabled
+from distributor.outbox.leases import due, mark_enqueued, void_silent
 from distributor.states import BatchState, PostState
 from distributor.store import Batch, ChannelPost, Database, Send
 
@@ -120,9 +121,30 @@ def enqueue_send(db: Database, dispatcher: Dispatcher, send_id: int, now: dateti
 def sweep(db: Database, dispatcher: Dispatcher, now: datetime,
           grace: timedelta = timedelta(minutes=2)) -> tuple[int, int]:
     """Re-enqueue open work whose task is gone (Redis lost it, or its worker died)."""
+    if disabled("sweeper"):
+        return 0, 0
     with db.session() as session:
         batch_ids = due(session, Batch, now, grace)
         post_ids = due(session, ChannelPost, now, grace)
+        mark_enqueued(session, Batch, batch_ids, now)
+        mark_enqueued(session, ChannelPost, post_ids, now)
+    for batch_id in batch_ids:
+        dispatcher.send_batch(batch_id)
+    for post_id in post_ids:
+        dispatcher.post(post_id)
+    return len(batch_ids), len(post_ids)
+
+
+def reclaim(db: Database, dispatcher: Dispatcher, now: datetime,
+            silent: set[str]) -> tuple[int, int]:
+    """Free and wake the batches and posts held by workers whose heartbeat has stopped
+    (`silent`, from monitor.queues.silent_holders): a killed worker's work resumes in
+    seconds instead of when its lease runs out."""
+    if disabled("reclaim"):
+        return 0, 0
+    with db.session() as session:
+        batch_ids = void_silent(session, Batch, silent, now)
+        post_ids = void_silent(session, ChannelPost, silent, now)
         mark_enqueued(session, Batch, batch_ids, now)
         mark_enqueued(session, ChannelPost, post_ids, now)
     for batch_id in batch_ids:

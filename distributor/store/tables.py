@@ -230,6 +230,7 @@ class Batch(Base):
     state: Mapped[str] = mapped_column(String(10), default=BatchState.PLANNED, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[datetime | None]
+    lease_holder: Mapped[str | None] = mapped_column(String(200))  # outbox.leases.Holder
     next_attempt_at: Mapped[datetime | None]
     enqueued_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
@@ -293,6 +294,7 @@ class ChannelPost(Base):
     remote_id: Mapped[str | None] = mapped_column(String(200))
     error: Mapped[str | None] = mapped_column(Text)
     lease_until: Mapped[datetime | None]
+    lease_holder: Mapped[str | None] = mapped_column(String(200))  # outbox.leases.Holder
     next_attempt_at: Mapped[datetime | None]
     enqueued_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

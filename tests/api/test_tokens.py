@@ -18,8 +18,8 @@ ARTICLE = {"url": "https://e.org/tok", "title": "Token test"}
 
 
 @pytest.fixture()
-def tokens(tmp_path, redis_url, client, monkeypatch):
-    env = settings_env(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", redis_url,
+def tokens(tmp_path, redis_url, database_url, client, monkeypatch):
+    env = settings_env(tmp_path, database_url, redis_url,
                        f"maildir:{tmp_path / 'outbox'}", tmp_path / "distributor.toml")
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -13,7 +13,7 @@ from tests.channels.cases import TG_CHAT, TG_TOKEN
 from tests.channels.conftest import publish
 from tests.channels.fake_telegram import FakeTelegram
 from tests.channels.fake_webhooks import FakeDiscord
-from tests.conftest import settings_env, write_config
+from tests.conftest import migrated, settings_env, write_config
 
 
 @pytest.fixture()
@@ -23,7 +23,7 @@ def services():
 
 
 @pytest.fixture()
-def env(tmp_path, redis_url, services):
+def env(tmp_path, redis_url, database_url, services):
     telegram, discord = services
     config = write_config(tmp_path / "distributor.toml", channels=[
         {"name": "tg", "type": "telegram", "base_url": telegram.url(), "chat_id": TG_CHAT,
@@ -31,8 +31,8 @@ def env(tmp_path, redis_url, services):
         {"name": "dc", "type": "discord", "url": discord.url("/api/webhooks/1/deleted"),
          "rate": "5/m"},
     ])
-    return settings_env(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", redis_url,
-                        f"maildir:{tmp_path / 'out'}", config)
+    return settings_env(tmp_path, migrated(database_url), redis_url, f"maildir:{tmp_path / 'out'}",
+                        config)
 
 
 def run(env, *args):

@@ -17,12 +17,12 @@ from tasks.dispatch import CeleryDispatcher
 from tests.channels.cases import TG_CHAT, TG_TOKEN
 from tests.channels.fake_telegram import FakeTelegram
 from tests.channels.fake_webhooks import FakeDiscord
-from tests.conftest import Worker, settings_env, write_config
+from tests.conftest import Worker, new_database_url, settings_env, write_config
 from tests.peers import wait_for
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory, redis_url):
+def live(tmp_path_factory, redis_url, backend, postgres):
     tmp = tmp_path_factory.mktemp("channels-live")
     with FakeTelegram(TG_TOKEN, TG_CHAT) as telegram, FakeDiscord() as discord:
         config = write_config(tmp / "distributor.toml", channels=[
@@ -30,7 +30,7 @@ def live(tmp_path_factory, redis_url):
              "token": TG_TOKEN},
             {"name": "dc", "type": "discord", "url": discord.url(FakeDiscord.PATH)},
         ])
-        env = settings_env(tmp, f"sqlite:///{tmp / 'db.sqlite'}", redis_url,
+        env = settings_env(tmp, new_database_url(backend, postgres, tmp), redis_url,
                            f"maildir:{tmp / 'outbox'}", config)
         from distributor.bootstrap import load_settings
 

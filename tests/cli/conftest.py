@@ -4,12 +4,15 @@ import pytest
 from click.testing import CliRunner
 
 from distributor.cli import cli
-from tests.conftest import settings_env
+from tests.conftest import migrated, settings_env
 
 
 @pytest.fixture()
-def run(tmp_path, redis_url, monkeypatch):
-    env = settings_env(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", redis_url,
+def run(tmp_path, redis_url, database_url, monkeypatch):
+    # The CLI makes a fresh SQLite file ready by itself; PostgreSQL is migrated first, as
+    # an operator does with `distributor db upgrade`.
+    url = database_url if database_url.startswith("sqlite") else migrated(database_url)
+    env = settings_env(tmp_path, url, redis_url,
                        f"maildir:{tmp_path / 'outbox'}")
     for key, value in env.items():
         monkeypatch.setenv(key, value)

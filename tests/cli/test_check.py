@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from distributor.store import Database
+from tests.conftest import migrated, new_database_url
 from tests.peers import SMTPServer, free_port
 
 PASSWORD = "s3cret-pw"
@@ -25,9 +25,9 @@ def auth_server():
 
 
 @pytest.fixture()
-def ready(run, tmp_path, monkeypatch):
+def ready(run, database_url):
     """The test database migrated, as after `distributor db upgrade`."""
-    Database(f"sqlite:///{tmp_path / 'db.sqlite'}").upgrade()
+    migrated(database_url)
     return run
 
 
@@ -37,7 +37,7 @@ def lines(result) -> list[str]:
             if line.startswith(("config: ", "smtp: ", "redis: ", "database: "))]
 
 
-def test_a_healthy_setup_is_all_ok(ready, auth_server, monkeypatch):
+def test_a_healthy_setup_is_all_ok(ready, auth_server, monkeypatch, backend):
     monkeypatch.setenv("DISTRIBUTOR_SMTP_URL", f"smtp://news:{PASSWORD}@127.0.0.1:{auth_server.port}")
     result = ready("check")
     assert result.exit_code == 0, result.output
@@ -45,7 +45,7 @@ def test_a_healthy_setup_is_all_ok(ready, auth_server, monkeypatch):
     assert out[0].startswith("config: ok: ")
     assert out[1] == f"smtp: ok: smtp://127.0.0.1:{auth_server.port}: EHLO, AUTH as news"
     assert out[2].startswith("redis: ok: 127.0.0.1:6379/") and out[2].endswith(": PING answered")
-    assert out[3].startswith("database: ok: sqlite: schema at ")
+    assert out[3].startswith(f"database: ok: {backend}: schema at ")
     assert PASSWORD not in result.output
 
 
@@ -77,12 +77,14 @@ def test_a_wrong_scheme_stops_at_the_config_line(ready, monkeypatch):
                              "use smtp://, smtp+starttls://, smtps:// or maildir:PATH"]
 
 
-def test_an_unreachable_redis_and_an_unmigrated_database_are_named(run, monkeypatch):
+def test_an_unreachable_redis_and_an_unmigrated_database_are_named(run, monkeypatch, backend,
+                                                                    postgres, tmp_path):
     port = free_port()
     monkeypatch.setenv("DISTRIBUTOR_BROKER_URL", f"redis://127.0.0.1:{port}/0")
+    monkeypatch.setenv("DISTRIBUTOR_DATABASE_URL", new_database_url(backend, postgres, tmp_path))
     result = run("check")
     assert result.exit_code == 2
     out = lines(result)
     assert out[1].startswith("smtp: ok: maildir:")
     assert out[2].startswith(f"redis: FAILED: 127.0.0.1:{port}/0: ConnectionError")
-    assert out[3] == "database: FAILED: sqlite: no schema yet; run `distributor db upgrade`"
+    assert out[3] == f"database: FAILED: {backend}: no schema yet; run `distributor db upgrade`"

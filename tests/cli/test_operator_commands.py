@@ -80,3 +80,33 @@ def test_prune_and_unpublish_say_what_they_did(run, tmp_path):
     assert undone["guid"] == "later"
     assert json.loads(run("status", "--json").stdout)["scheduled"] == []
     assert run("articles", "unpublish", "nope").exit_code == 2
+
+
+def test_status_watch_redraws_until_ctrl_c_and_refuses_json(run, monkeypatch):
+    """--watch takes a fresh snapshot every WATCH_EVERY and ends quietly on Ctrl-C; the
+    third wait is where the operator presses it."""
+    from types import SimpleNamespace
+
+    import distributor.cli.monitor as monitor_cli
+    from distributor import monitor
+
+    taken, waits = [], []
+    real = monitor.snapshot
+
+    def counted(*args, **kwargs):
+        taken.append(1)
+        return real(*args, **kwargs)
+
+    def wait(seconds):
+        waits.append(seconds)
+        if len(waits) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(monitor, "snapshot", counted)
+    # The command's own clock only (time.sleep itself is shared with other threads).
+    monkeypatch.setattr(monitor_cli, "time", SimpleNamespace(sleep=wait))
+    result = run("status", "--watch")
+    assert result.exit_code == 0, result.output
+    assert len(taken) == 3 and waits == [monitor_cli.WATCH_EVERY] * 3
+    refused = run("status", "--watch", "--json")
+    assert refused.exit_code == 2 and "--watch and --json do not go together" in refused.output

@@ -108,3 +108,29 @@ def test_an_alert_older_than_the_lists_max_age_expires_unsent(alert, smtp_server
 def test_a_fresh_alert_still_goes(alert, smtp_server):
     job = alert(readers=1, published=datetime.now(UTC) - timedelta(hours=5))
     assert job.run().sent == 1
+
+
+def test_a_reader_deferred_on_every_try_is_given_up_after_the_tenth(alert, smtp_server):
+    """RELIABILITY.md promise 8: retried with backoff, given up after ten tries, never
+    repeated forever. The server answers this reader 451 every time."""
+    from distributor.email.batch import MAX_BATCH_ATTEMPTS
+
+    job = alert(readers=2)
+    stuck = job.emails[1]
+    smtp_server.handler.rcpt_replies[stuck] = "451 4.3.0 try again later"
+    try:
+        results = []
+        for _ in range(MAX_BATCH_ATTEMPTS + 2):  # bounded: two more than the promise
+            results.append(job.run())
+            job.reopen()
+    finally:
+        del smtp_server.handler.rcpt_replies[stuck]
+    assert [r.state for r in results[:MAX_BATCH_ATTEMPTS - 1]] == \
+        [Outcome.RETRY] * (MAX_BATCH_ATTEMPTS - 1)
+    assert results[MAX_BATCH_ATTEMPTS - 1].state == Outcome.DONE
+    assert results[MAX_BATCH_ATTEMPTS - 1].tally.get(DeliveryState.FAILED) == 1
+    assert all(r.state == Outcome.DONE and r.sent == 0 for r in results[MAX_BATCH_ATTEMPTS:])
+    assert job.ledger()[stuck] == (DeliveryState.FAILED, MAX_BATCH_ATTEMPTS)
+    assert smtp_server.handler.counts(job.emails) == {job.emails[0]: 1, stuck: 0}
+    with job.db.session() as session:
+        assert session.get(Send, job.send_id).state == SendState.DONE

@@ -100,10 +100,8 @@ def test_a_configured_rate_keeps_under_the_provider_limit(alert, ses, limiter):
 def test_a_domain_cap_slows_that_domain_and_no_other(limiter):
     pace = Pace(limiter, f"route-{uuid.uuid4().hex[:6]}", domains=[("gmail.com", "10/s"),
                                                                   ("*.outlook.com", "10/s")])
-    started = time.monotonic()
-    for _ in range(11):
+    for _ in range(11):  # no route rate: only holds would stop it
         assert pace.wait("other.org") == 0
-    assert time.monotonic() - started < 0.5  # no route rate: only holds would stop it
     for domain in ("gmail.com", "eu.outlook.com"):
         started = time.monotonic()
         for _ in range(11):

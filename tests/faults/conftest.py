@@ -1,5 +1,10 @@
 """A stack per fault test: its own database, its own broker key prefix (so other
-stacks' workers never see its tasks), fast leases, a sweeper every second."""
+stacks' workers never see its tasks), fast leases, a sweeper every second.
+
+A fault test proves something only when its fault hit work in progress: `mid_batch`
+waits until each of N batches is running with between 20% and 80% of its readers in
+the ledger (read from the database, not guessed from a count at the receiver), and
+returns what it saw, for the test to assert before it counts the damage."""
 
 from __future__ import annotations
 
@@ -12,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, or_, select
 
 from distributor.bootstrap import load_settings
 from distributor.config import Settings
-from distributor.store import Database, MailingList, Subscriber, Subscription
+from distributor.states import BatchState
+from distributor.store import Batch, Database, Delivery, MailingList, Subscriber, Subscription
 from tasks.app import make_app
 from tasks.dispatch import CeleryDispatcher
 from tests.conftest import (
@@ -31,6 +37,21 @@ from tests.conftest import (
 FAST = {"lease_seconds": "5", "sweep_every": "1", "sweep_grace": "2",
         "email_retry_base": "1", "channel_retry_base": "0.5", "http_timeout": "1",
         "batch_size": "250"}
+
+
+@dataclass
+class BatchProgress:
+    id: int
+    state: str
+    holder: str | None
+    first_id: int
+    last_id: int
+    size: int
+    done: int
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.size
 
 
 @dataclass
@@ -70,6 +91,45 @@ class FaultStack:
                 {"list_id": list_id, "subscriber_id": i, "status": "active", "sections": []}
                 for i in ids])
         return emails
+
+    def progress(self) -> list[BatchProgress]:
+        """Each batch of the stack: its state, holder, size and readers in the ledger."""
+        with self.db.session() as session:
+            batches = session.execute(select(Batch.id, Batch.send_id, Batch.state,
+                                             Batch.lease_holder, Batch.first_id,
+                                             Batch.last_id).order_by(Batch.id)).all()
+            done = dict(session.execute(
+                select(Batch.id, func.count(Delivery.id)).join(
+                    Delivery, (Delivery.send_id == Batch.send_id)
+                    & Delivery.subscriber_id.between(Batch.first_id, Batch.last_id))
+                .group_by(Batch.id)).all())
+        return [BatchProgress(b.id, b.state, b.lease_holder, b.first_id, b.last_id,
+                              b.last_id - b.first_id + 1, done.get(b.id, 0)) for b in batches]
+
+    def mid_batch(self, count: int, low: float = 0.2, high: float = 0.8,
+                  timeout: float = 60) -> list[BatchProgress]:
+        """Wait until `count` batches are running, each between `low` and `high` of the
+        way through; those batches. Bounded in time."""
+        deadline = time.monotonic() + timeout
+        seen: list[BatchProgress] = []
+        while time.monotonic() < deadline:
+            seen = self.progress()
+            running = [b for b in seen if b.state == BatchState.RUNNING and b.holder]
+            inside = [b for b in running if low <= b.fraction <= high]
+            if len(running) == count and len(inside) == count:
+                return inside
+            if sum(b.fraction > high for b in running) and len(inside) < count and \
+                    all(b.state != BatchState.PLANNED for b in seen):
+                break  # past the moment and nothing left to start: it will not come
+            time.sleep(0.02)
+        raise AssertionError(f"never saw {count} batches {low:.0%}-{high:.0%} through at once: "
+                             + ", ".join(f"{b.id}:{b.state}:{b.done}/{b.size}" for b in seen))
+
+    def subscriber_emails(self, batches: list[BatchProgress]) -> list[str]:
+        """The addresses of the readers in these batches' ranges."""
+        with self.db.session() as session:
+            return list(session.scalars(select(Subscriber.email).where(
+                or_(*[Subscriber.id.between(b.first_id, b.last_id) for b in batches]))))
 
     def stop(self) -> None:
         for process in self.processes:

@@ -53,8 +53,8 @@ class Monitored:
 
 
 @pytest.fixture()
-def monitored(tmp_path: Path, redis_url, smtp_server, http_receiver) -> Monitored:
-    redis.Redis.from_url(redis_url).flushdb()
+def monitored(tmp_path: Path, redis_url, database_url, smtp_server,
+              http_receiver) -> Monitored:
     http_receiver.replies.clear()
     config = write_config(tmp_path / "distributor.toml", channels=[
         # A refusing receiver is retried until max_age (Standard Webhooks): a short one
@@ -62,7 +62,7 @@ def monitored(tmp_path: Path, redis_url, smtp_server, http_receiver) -> Monitore
         # that a loaded machine still gives the post its first turn within it.
         {"name": "newsroom-hook", "type": "webhook", "max_age": "12s",
          "url": http_receiver.url(f"/hooks/{uuid.uuid4().hex[:6]}")}])
-    env = settings_env(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", redis_url,
+    env = settings_env(tmp_path, database_url, redis_url,
                        smtp_server.url, config, channel_retry_base="1")
     settings = load_settings(env)
     db = Database(settings.database_url.get_secret_value())
@@ -74,4 +74,6 @@ def monitored(tmp_path: Path, redis_url, smtp_server, http_receiver) -> Monitore
     yield Monitored(settings, env, db, CeleryDispatcher(make_app(settings)), http_receiver,
                     smtp_server)
     db.dispose()
-    redis.Redis.from_url(redis_url).flushdb()
+    client = redis.Redis.from_url(redis_url)  # only this test's keys: its broker prefix
+    for key in client.scan_iter(f"{settings.broker_prefix}*"):
+        client.delete(key)

@@ -7,13 +7,13 @@ The rows are copied into the new table: on a large ledger run `distributor db pr
 before this upgrade, and expect it to take about as long as copying the table.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 """
 
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
