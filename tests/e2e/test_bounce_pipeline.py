@@ -17,7 +17,7 @@ from distributor.monitor.counters import read_counters
 from distributor.outbox import wake
 from distributor.states import SubscriptionStatus
 from distributor.store import Database, Subscriber, Subscription
-from tasks.app import make_app
+from tasks.app import make_app, queue_name
 from tasks.dispatch import CeleryDispatcher
 from tests.conftest import new_database_url, settings_env
 from tests.imap_server import dovecot  # noqa: F401  (the fixture)
@@ -52,7 +52,7 @@ def test_a_bounce_in_the_mailbox_reaches_its_reader_through_the_worker(
 
     # The receiving MTA bounces it to the return path; the DSN is a real Postfix one.
     dovecot.append(f"Delivered-To: {return_path}\n".encode() + DSN.read_bytes())
-    app.send_task("bounces.poll", queue="maintenance")
+    app.send_task("bounces.poll", queue=queue_name(settings, "maintenance"))
 
     def bounced():
         with db.session() as session:
