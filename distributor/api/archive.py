@@ -48,7 +48,7 @@ def archive_feed(name: str, request: Request) -> Response:
             summary="One edition as everyone may read it (view online)")
 def archive_edition(name: str, send_id: str, request: Request) -> HTMLResponse:
     try:
-        if not send_id.isdigit() or len(send_id) > 18:
+        if not (send_id.isascii() and send_id.isdigit()) or len(send_id) > 18:
             raise NotFound(f"no edition {send_id[:40]!r}", {"edition": "not found"})
         html = edition_page(request.app.state.db, request.app.state.settings, name,
                             int(send_id))

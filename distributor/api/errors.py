@@ -120,7 +120,7 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
+        if length is not None and (not (length.isascii() and length.isdigit()) or int(length) > self.limit):
             return await error(413, f"request body over {self.limit} bytes")(scope, receive, send)
         seen = 0
 

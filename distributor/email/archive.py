@@ -69,7 +69,7 @@ def page_number(value: str | None) -> int:
         number = int(value or "1")
     except ValueError:
         number = 0
-    if number < 1:
+    if not 1 <= number <= 1_000_000:
         raise InvalidInput("page: a whole number from 1", {"page": "a whole number from 1"})
     return number
 

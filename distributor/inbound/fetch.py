@@ -66,7 +66,7 @@ def fetch(http: requests.Session, url: str, etag: str | None, last_modified: str
             if response.status_code != 200:
                 raise FeedError(f"HTTP {response.status_code} {response.reason or ''}".strip())
             declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > max_bytes:
+            if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
                 raise FeedError(f"feed too large: Content-Length {declared} bytes is over the "
                                 f"{max_bytes} byte cap")
             body = bytearray()

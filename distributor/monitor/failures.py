@@ -54,7 +54,7 @@ RETRYABLE = ("post", "send", "batch")
 
 def parse_id(text: str) -> tuple[str, int]:
     kind, _, number = text.strip().partition(":")
-    if kind not in KINDS or not number.isdigit():
+    if kind not in KINDS or not (number.isascii() and number.isdigit()):
         raise InvalidInput(f"{text!r} is not a failure id; use post:N, send:N, batch:N "
                            "(see `distributor failures list`)", {"id": "malformed"})
     return kind, int(number)

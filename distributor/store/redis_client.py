@@ -34,7 +34,7 @@ class SentinelAddress:
     def parse(cls, url: str) -> SentinelAddress:
         parts = [urlsplit(host) for host in url.split(";")]
         db = next((p.path.strip("/") for p in parts if p.path.strip("/")), "0")
-        if not db.isdigit():
+        if not (db.isascii() and db.isdigit()):
             raise ValueError("the database after the last '/' must be a number")
         username = next((unquote(p.username) for p in parts if p.username), None)
         password = next((unquote(p.password) for p in parts if p.password), None)

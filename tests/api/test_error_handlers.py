@@ -113,3 +113,12 @@ def test_a_nul_inside_a_json_body_is_never_a_500(client, backend):
     assert response.status_code == (422 if backend == "postgresql" else 404), response.text
     if backend == "postgresql":
         assert "cannot store" in response.json()["error"]
+
+
+@pytest.mark.parametrize("path", ["/archive/daily/%C2%B2",
+                                  "/archive/daily?page=99999999999999999999"])
+def test_digits_that_are_not_ascii_or_not_a_sane_page_are_a_clear_4xx(client, path):
+    """Found by the fuzz: '²' passes str.isdigit() but not int(); a page that large
+    overflowed the database's offset."""
+    assert 400 <= client.get(path).status_code < 500
+
