@@ -21,8 +21,9 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from distributor.channels.adapters import validate_channel_options
-from distributor.config import ENV_PREFIX, SECRET_NAMES, ChannelConfig, FileConfig, Settings, check_secret
+from distributor.config import ENV_PREFIX, SECRET_NAMES, ChannelConfig, FileConfig, Settings
 from distributor.errors import ConfigError
+from distributor.values import check_secret
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from distributor.bootstrap import load_settings
-from distributor.config import parse_duration, parse_rate
 from distributor.errors import ConfigError
 from distributor.outbox.plan import sections_match
+from distributor.values import parse_duration, parse_rate
 
 
 def base_env(tmp_path, **extra):

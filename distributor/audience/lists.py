@@ -15,11 +15,11 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from distributor.audience.tracking import OFF, check_tracking, check_utm
-from distributor.config import check_from_address, parse_duration
 from distributor.errors import InvalidInput, NotFound
 from distributor.states import SubscriptionStatus
 from distributor.store import Batch, Database, Delivery, MailingList, Send, Subscription
 from distributor.templates import check_locale
+from distributor.values import check_from_address, parse_duration
 
 
 def clean_name(value: str | None, field_name: str = "name") -> str:

@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from distributor.audience.tokens import click_token, read_click_token, read_reader_token
-from distributor.config import ChannelConfig, utm_query
+from distributor.config import ChannelConfig
 from distributor.errors import InvalidInput, NotFound
 from distributor.store import (
     Article,
@@ -27,6 +27,7 @@ from distributor.store import (
     Send,
     Subscriber,
 )
+from distributor.values import utm_query
 
 OFF, AGGREGATE, PER_SUBSCRIBER = "off", "aggregate", "per-subscriber"
 TRACKING = (OFF, AGGREGATE, PER_SUBSCRIBER)

@@ -13,12 +13,13 @@ from distributor.audience.tracking import channel_link
 from distributor.channels.adapters import adapter_class
 from distributor.channels.adapters.base import Outgoing, ReadsBack, idempotency_key
 from distributor.channels.text import render_channel_text
-from distributor.config import ChannelConfig, Settings, format_duration
+from distributor.config import ChannelConfig, Settings
 from distributor.errors import CredentialsRefused, PermanentError, TransientError
 from distributor.outbox import leases
 from distributor.outbox.retry import backoff
 from distributor.states import ChannelStatus, Outcome, PostState
 from distributor.store import Article, ChannelPost, ChannelState, Database
+from distributor.values import format_duration
 
 
 class Limiter(Protocol):

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import redis
 
-from distributor.config import ChannelConfig, parse_rate
+from distributor.config import ChannelConfig
 from distributor.outbox import ratelimit
+from distributor.values import parse_rate
 
 
 class ChannelLimiter(ratelimit.RedisLimiter):

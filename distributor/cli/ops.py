@@ -43,8 +43,8 @@ def db_prune(obj: Context, older_than: str | None, as_json: bool) -> None:
     a pruned send can no longer be retried. Beat does this once a day."""
     from datetime import UTC, datetime
 
-    from distributor.config import parse_duration
     from distributor.email.ledger import prune
+    from distributor.values import parse_duration
 
     try:
         retention = parse_duration(older_than) if older_than else obj.settings.ledger_retention

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from distributor.audience.tokens import email_digest
-from distributor.config import Settings, format_duration
+from distributor.config import Settings
 from distributor.email import reputation
 from distributor.email.bounces import refused_at_rcpt, return_path
 from distributor.email.closing import (
@@ -60,6 +60,7 @@ from distributor.store import (
     Subscription,
     Suppression,
 )
+from distributor.values import format_duration
 
 __all__ = ["MAX_BATCH_ATTEMPTS", "BatchResult", "fail_send", "pause_send", "run_batch"]
 

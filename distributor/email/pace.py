@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from fnmatch import fnmatchcase
 
-from distributor.config import parse_rate
 from distributor.outbox.ratelimit import RedisLimiter
+from distributor.values import parse_rate
 
 MAX_SLEEP = 2.0  # longer than this, the batch goes back to the queue instead
 THROTTLE_HOLD = 2.0  # seconds every worker stops sending on a route that throttled us

@@ -22,7 +22,7 @@ import requests
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from distributor.config import FeedConfig, Settings, format_duration
+from distributor.config import FeedConfig, Settings
 from distributor.errors import FeedError, InvalidInput, SkipItem
 from distributor.inbound.fetch import MAX_BYTES, TIMEOUT, display_url, fetch, parse
 from distributor.inbound.publish import publish
@@ -30,6 +30,7 @@ from distributor.inbound.sources import entry_to_article
 from distributor.outbox.wake import Dispatcher
 from distributor.states import Outcome
 from distributor.store import Database, FeedItem, FeedState
+from distributor.values import format_duration
 
 log = logging.getLogger("distributor.feeds")
 

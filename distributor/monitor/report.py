@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from distributor.audience.lists import get_list
 from distributor.audience.tracking import CLICK, OFF, OPEN, PER_SUBSCRIBER
-from distributor.config import parse_duration
 from distributor.errors import InvalidInput
 from distributor.states import DeliveryState, SendState
 from distributor.store import (
@@ -23,6 +22,7 @@ from distributor.store import (
     Send,
     SendTotal,
 )
+from distributor.values import parse_duration
 
 TOP_ARTICLES = 10
 FIGURES = (DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.BOUNCED)  # per day
