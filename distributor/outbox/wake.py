@@ -8,11 +8,13 @@ tests and tools. Losing a wake-up loses nothing: `sweep` sends it again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from distributor.mutations import disabled
 from distributor.outbox.leases import due, mark_enqueued, void_silent
@@ -61,24 +63,43 @@ def _released(table, now: datetime):
     return or_(table.next_attempt_at.is_(None), table.next_attempt_at <= now)
 
 
-def fan_out(db: Database, dispatcher: Dispatcher, article_id: int, now: datetime) -> tuple[int, int]:
-    """Ask for every planned post and batch of an article to run, except those an
-    embargo still holds. Cheap and repeatable: a second call only re-sends wake-ups,
-    and leases keep the work single."""
-    with db.session() as session:
-        post_ids = list(session.scalars(select(ChannelPost.id).where(
-            ChannelPost.article_id == article_id, ChannelPost.state == PostState.PLANNED,
-            _released(ChannelPost, now))))
-        batch_ids = list(session.scalars(
-            select(Batch.id).join(Send, Send.id == Batch.send_id)
-            .where(Send.article_id == article_id, Batch.state == BatchState.PLANNED,
-                   _released(Batch, now))))
-        mark_enqueued(session, ChannelPost, post_ids, now)
-        mark_enqueued(session, Batch, batch_ids, now)
+def _wake(dispatcher: Dispatcher, post_ids: list[int], batch_ids: list[int]) -> None:
+    """Posts first: a channel post is one request, and breaking news should not queue
+    behind mail."""
     for post_id in post_ids:
         dispatcher.post(post_id)
     for batch_id in batch_ids:
         dispatcher.send_batch(batch_id)
+
+
+def _mark_and_wake(db: Database, dispatcher: Dispatcher, now: datetime,
+                   find: Callable[[Session], tuple[list[int], list[int]]],
+                   ) -> tuple[list[int], list[int]]:
+    """The posts and batches `find` picks are marked enqueued in the same transaction,
+    then woken once it has committed (a wake-up lost after the commit is the sweeper's)."""
+    with db.session() as session:
+        post_ids, batch_ids = find(session)
+        mark_enqueued(session, ChannelPost, post_ids, now)
+        mark_enqueued(session, Batch, batch_ids, now)
+    _wake(dispatcher, post_ids, batch_ids)
+    return post_ids, batch_ids
+
+
+def fan_out(db: Database, dispatcher: Dispatcher, article_id: int, now: datetime) -> tuple[int, int]:
+    """Ask for every planned post and batch of an article to run, except those an
+    embargo still holds. Cheap and repeatable: a second call only re-sends wake-ups,
+    and leases keep the work single."""
+    def find(session: Session) -> tuple[list[int], list[int]]:
+        posts = session.scalars(select(ChannelPost.id).where(
+            ChannelPost.article_id == article_id, ChannelPost.state == PostState.PLANNED,
+            _released(ChannelPost, now)))
+        batches = session.scalars(
+            select(Batch.id).join(Send, Send.id == Batch.send_id)
+            .where(Send.article_id == article_id, Batch.state == BatchState.PLANNED,
+                   _released(Batch, now)))
+        return list(posts), list(batches)
+
+    post_ids, batch_ids = _mark_and_wake(db, dispatcher, now, find)
     return len(post_ids), len(batch_ids)
 
 
@@ -98,23 +119,17 @@ def release(db: Database, dispatcher: Dispatcher, now: datetime) -> tuple[int, i
                     table.id == row_id, table.enqueued_at.is_(None)).values(enqueued_at=now))
                 if claimed.rowcount == 1:
                     taken[table].append(row_id)
-    for post_id in taken[ChannelPost]:
-        dispatcher.post(post_id)
-    for batch_id in taken[Batch]:
-        dispatcher.send_batch(batch_id)
+    _wake(dispatcher, taken[ChannelPost], taken[Batch])
     return len(taken[ChannelPost]), len(taken[Batch])
 
 
 def enqueue_send(db: Database, dispatcher: Dispatcher, send_id: int, now: datetime) -> int:
     """Wake up every planned batch of one send (digests, resumed sends) that no time
     holds (a local-time digest's later zones: release wakes those)."""
-    with db.session() as session:
-        batch_ids = list(session.scalars(select(Batch.id).where(
+    _, batch_ids = _mark_and_wake(db, dispatcher, now, lambda session: ([], list(
+        session.scalars(select(Batch.id).where(
             Batch.send_id == send_id, Batch.state == BatchState.PLANNED,
-            _released(Batch, now))))
-        mark_enqueued(session, Batch, batch_ids, now)
-    for batch_id in batch_ids:
-        dispatcher.send_batch(batch_id)
+            _released(Batch, now))))))
     return len(batch_ids)
 
 
@@ -123,15 +138,8 @@ def sweep(db: Database, dispatcher: Dispatcher, now: datetime,
     """Re-enqueue open work whose task is gone (Redis lost it, or its worker died)."""
     if disabled("sweeper"):
         return 0, 0
-    with db.session() as session:
-        batch_ids = due(session, Batch, now, grace)
-        post_ids = due(session, ChannelPost, now, grace)
-        mark_enqueued(session, Batch, batch_ids, now)
-        mark_enqueued(session, ChannelPost, post_ids, now)
-    for batch_id in batch_ids:
-        dispatcher.send_batch(batch_id)
-    for post_id in post_ids:
-        dispatcher.post(post_id)
+    post_ids, batch_ids = _mark_and_wake(db, dispatcher, now, lambda session: (
+        due(session, ChannelPost, now, grace), due(session, Batch, now, grace)))
     return len(batch_ids), len(post_ids)
 
 
@@ -142,13 +150,6 @@ def reclaim(db: Database, dispatcher: Dispatcher, now: datetime,
     seconds instead of when its lease runs out."""
     if disabled("reclaim"):
         return 0, 0
-    with db.session() as session:
-        batch_ids = void_silent(session, Batch, silent, now)
-        post_ids = void_silent(session, ChannelPost, silent, now)
-        mark_enqueued(session, Batch, batch_ids, now)
-        mark_enqueued(session, ChannelPost, post_ids, now)
-    for batch_id in batch_ids:
-        dispatcher.send_batch(batch_id)
-    for post_id in post_ids:
-        dispatcher.post(post_id)
+    post_ids, batch_ids = _mark_and_wake(db, dispatcher, now, lambda session: (
+        void_silent(session, ChannelPost, silent, now), void_silent(session, Batch, silent, now)))
     return len(batch_ids), len(post_ids)
