@@ -13,6 +13,27 @@ from distributor.cli.base import Context, emit, pass_ctx
 from distributor.errors import InvalidInput
 
 
+def reader_options(command):
+    """What readers meet, the same on `lists create` and `lists update`: click tracking,
+    UTM parameters, the open pixel and the language."""
+    for option in reversed([
+        click.option("--tracking", type=click.Choice(["off", "aggregate", "per-subscriber"]),
+                     help="Clicks: off (default; links go straight to the article), "
+                          "aggregate (counts only) or per-subscriber (who clicked, deleted "
+                          "on erase)."),
+        click.option("--utm", metavar="QUERY",
+                     help='UTM parameters added to article links, e.g. '
+                          '"utm_source=newsletter&utm_medium=email" ("" removes them).'),
+        click.option("--opens/--no-opens", "track_opens", default=None,
+                     help="Count opens with a pixel (needs --tracking; unreliable: mail "
+                          "clients load or block images at will)."),
+        click.option("--locale", metavar="LOCALE",
+                     help="The language of its emails and pages: en (default) or hi_IN."),
+    ]):
+        command = option(command)
+    return command
+
+
 @click.group()
 def lists() -> None:
     """Mailing lists: instant (an email per article) or digest (on a schedule)."""
@@ -44,17 +65,7 @@ def lists() -> None:
 @click.option("--public/--private", default=False, show_default=True,
               help="Public: readers find it on the web (sign-up page /lists/NAME/subscribe, "
                    "archive /archive/NAME, Atom feed, the preference centre).")
-@click.option("--tracking", type=click.Choice(["off", "aggregate", "per-subscriber"]),
-              help="Clicks: off (default; links go straight to the article), aggregate "
-                   "(counts only) or per-subscriber (who clicked, deleted on erase).")
-@click.option("--utm", metavar="QUERY",
-              help='UTM parameters added to article links, e.g. '
-                   '"utm_source=newsletter&utm_medium=email" ("" removes them).')
-@click.option("--opens/--no-opens", "track_opens", default=None,
-              help="Count opens with a pixel (needs --tracking; unreliable: mail clients "
-                   "load or block images at will).")
-@click.option("--locale", metavar="LOCALE",
-              help="The language of its emails and pages: en (default) or hi_IN.")
+@reader_options
 @pass_ctx
 def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, tz: str,
                  sections: tuple[str, ...], double_opt_in: bool, max_age: str | None,
@@ -87,17 +98,7 @@ def lists_create(obj: Context, name: str, instant: bool, schedule: str | None, t
               help="Send digests at the hour in each subscriber's own zone, or in the list's.")
 @click.option("--public/--private", default=None,
               help="Serve (or stop serving) its sign-up page, web archive and Atom feed.")
-@click.option("--tracking", type=click.Choice(["off", "aggregate", "per-subscriber"]),
-              help="Clicks: off (default; links go straight to the article), aggregate "
-                   "(counts only) or per-subscriber (who clicked, deleted on erase).")
-@click.option("--utm", metavar="QUERY",
-              help='UTM parameters added to article links, e.g. '
-                   '"utm_source=newsletter&utm_medium=email" ("" removes them).')
-@click.option("--opens/--no-opens", "track_opens", default=None,
-              help="Count opens with a pixel (needs --tracking; unreliable: mail clients "
-                   "load or block images at will).")
-@click.option("--locale", metavar="LOCALE",
-              help="The language of its emails and pages: en (default) or hi_IN.")
+@reader_options
 @pass_ctx
 def lists_update(obj: Context, name: str, schedule: str | None, tz: str | None,
                  max_age: str | None, quiet: str | None, from_address: str | None,
