@@ -22,6 +22,7 @@ from distributor.inbound.article import ingest
 from distributor.store import Database
 from tasks.app import make_app
 from tasks.dispatch import CeleryDispatcher
+from tests.browser import browser  # noqa: F401 (the headless Chromium fixture)
 from tests.conftest import ROOT, settings_env, write_config
 
 

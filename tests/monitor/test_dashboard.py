@@ -4,11 +4,8 @@ Chromium — sign in, see an article with its deliveries, retry a failed post.""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,16 +13,10 @@ from fastapi.testclient import TestClient
 from distributor.api import create_app
 from distributor.outbox import wake
 from distributor.store import Article
-from tests.conftest import API_TOKEN, ROOT
+from tests.browser import ARTIFACTS, serving
+from tests.conftest import API_TOKEN
 from tests.monitor.test_failures import post_state, publish_refused_post
 from tests.peers import free_port, wait_for
-
-ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-DRIVERS = (Path("/usr/bin/chromedriver"), Path("/usr/lib/chromium/chromedriver"))
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--no-first-run", "--disable-sync", "--disable-component-update",
-         "--disable-dev-shm-usage")
 
 
 def test_no_or_wrong_token_gets_401_and_the_login_page_never_data(monitored):
@@ -52,50 +43,10 @@ def test_no_or_wrong_token_gets_401_and_the_login_page_never_data(monitored):
     assert cross.status_code == 403
 
 
-def _browser_ready() -> Path | None:
-    script = ROOT / "scripts" / "install_browser.sh"
-    if not CHROMIUM.exists():
-        subprocess.run(["sh", str(script)], timeout=900, check=False)
-    driver = next((d for d in DRIVERS if d.exists()), None)
-    return driver if CHROMIUM.exists() and driver else None
-
-
-@pytest.fixture()
-def browser():
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        pytest.skip("selenium is not installed (pip install selenium)")
-    driver_path = _browser_ready()
-    if driver_path is None:
-        pytest.skip("chromium and chromium-driver are missing and scripts/install_browser.sh "
-                    "could not install them (needs root and apt)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument("--window-size=1280,1200")
-    driver = webdriver.Chrome(service=Service(str(driver_path)), options=options)
-    driver.set_page_load_timeout(20)
-    yield driver
-    driver.quit()
-
-
 @pytest.fixture()
 def served(monitored):
-    import uvicorn
-
-    app = create_app(monitored.settings, monitored.db, monitored.dispatcher)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, timeout=10, what="the API to listen")
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(monitored.settings, monitored.db, monitored.dispatcher)) as url:
+        yield url
 
 
 def test_dashboard_in_a_real_browser(monitored, start_worker, served, browser):

@@ -23,8 +23,8 @@ from distributor.email.transport import open_transport
 from distributor.inbound.article import ingest
 from distributor.outbox.wake import MemoryDispatcher
 from distributor.store import Batch, Database, MailingList, Send, Subscriber
+from tests.browser import browser  # noqa: F401 (the headless Chromium fixture)
 from tests.conftest import new_database_url, settings_env
-from tests.monitor.test_dashboard import browser  # noqa: F401 (the headless Chromium fixture)
 
 
 class Newsroom:

@@ -4,13 +4,11 @@ button; read the archive. A screenshot of each page lands in tests/artifacts/.""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from distributor.api import create_app
-from tests.monitor.test_dashboard import ARTIFACTS
-from tests.peers import free_port, wait_for
+from tests.browser import ARTIFACTS, serving
+from tests.peers import wait_for
 from tests.readers.test_preference_centre import ALL_NEWS, manage_link, statuses
 from tests.readers.test_signup import confirm_path
 
@@ -21,20 +19,10 @@ UNLABELLED = """return [...document.querySelectorAll('input:not([type=hidden]), 
 
 @pytest.fixture()
 def served(newsroom, backend):
-    import uvicorn
-
     if backend != "sqlite":
         pytest.skip("the pages are the same on every database: one browser run is enough")
-    app = create_app(newsroom.settings, newsroom.db, newsroom.dispatcher)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, timeout=10, what="the API to listen")
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(newsroom.settings, newsroom.db, newsroom.dispatcher)) as url:
+        yield url
 
 
 def local(served: str, link: str) -> str:
