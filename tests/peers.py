@@ -287,12 +287,15 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str
 
 
 class OwnRedis:
-    """A redis-server of the test's own, on a free loopback port, with the append-only
-    file on (appendfsync always: every write is on disk before Redis answers it), so a
-    restart brings back what it held. For faults that restart the broker."""
+    """A redis-server of the test's own, on a free loopback port. By default with the
+    append-only file on (appendfsync always: every write is on disk before Redis answers
+    it), so a restart brings back what it held: for faults that restart the broker.
+    `durable=False` keeps nothing on disk; `extra` adds arguments (e.g. --replicaof)."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, durable: bool = True, extra: tuple[str, ...] = (),
+                 name: str = "redis"):
         self.directory = directory
+        self.durable, self.extra, self.name = durable, extra, name
         self.port = free_port()
         self.process = None
         self.restarts = 0
@@ -303,12 +306,16 @@ class OwnRedis:
 
     def start(self) -> OwnRedis:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", str(self.directory), "--appendonly", "yes", "--appendfsync", "always",
-             "--save", "", "--protected-mode", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self._answers, timeout=10, what="the test's own redis-server")
+        keep = (["--appendonly", "yes", "--appendfsync", "always"] if self.durable
+                else ["--appendonly", "no"])
+        with (self.directory / f"{self.name}.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                 "--dir", str(self.directory), "--dbfilename", f"{self.name}.rdb",
+                 "--appendfilename", f"{self.name}.aof", *keep, "--save", "",
+                 "--protected-mode", "no", *self.extra],
+                stdout=log, stderr=subprocess.STDOUT)
+        wait_for(self._answers, timeout=10, what=f"the test's own redis-server ({self.name})")
         return self
 
     def _answers(self) -> bool:
@@ -322,6 +329,12 @@ class OwnRedis:
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()  # SIGTERM: Redis flushes the AOF and exits
+            self.process.wait(10)
+
+    def kill(self) -> None:
+        """SIGKILL: what a crashed host looks like (nothing flushed, nothing said)."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
             self.process.wait(10)
 
     def restart(self) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import redis
 
-from tests.peers import free_port, wait_for
+from tests.peers import OwnRedis, free_port, wait_for
 
 MASTER = "mymaster"
 
@@ -33,8 +33,9 @@ class SentinelSet:
         self.dir = directory
         self.master = master
         self.down_after_ms = down_after_ms
-        self.primary_port = free_port()
-        self.replica_port = free_port()
+        self.primary = OwnRedis(directory, durable=False, name="primary")
+        self.replica = OwnRedis(directory, durable=False, name="replica",
+                                extra=("--replicaof", "127.0.0.1", str(self.primary.port)))
         self.sentinel_ports = [free_port() for _ in range(3)]
         self.processes: dict[str, subprocess.Popen] = {}
 
@@ -46,22 +47,16 @@ class SentinelSet:
         self.processes[name] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
                                                 cwd=self.dir)
 
-    def _server(self, name: str, port: int, *extra: str) -> None:
-        self._start(name, ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                           "--save", "", "--appendonly", "no", "--dir", str(self.dir),
-                           "--dbfilename", f"{name}.rdb", *extra])
-
     def start(self) -> SentinelSet:
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._server("primary", self.primary_port)
-        self._server("replica", self.replica_port, "--replicaof", "127.0.0.1",
-                     str(self.primary_port))
+        self.primary.start()
+        self.replica.start()
         wait_for(lambda: self._replicating(), timeout=20, what="the replica to sync")
         for n, port in enumerate(self.sentinel_ports):
             config = self.dir / f"sentinel-{n}.conf"  # Sentinel rewrites its own file
             config.write_text(
                 f"port {port}\nbind 127.0.0.1\ndir {self.dir}\n"
-                f"sentinel monitor {self.master} 127.0.0.1 {self.primary_port} 2\n"
+                f"sentinel monitor {self.master} 127.0.0.1 {self.primary.port} 2\n"
                 f"sentinel down-after-milliseconds {self.master} {self.down_after_ms}\n"
                 f"sentinel failover-timeout {self.master} 10000\n"
                 f"sentinel parallel-syncs {self.master} 1\n")
@@ -72,7 +67,7 @@ class SentinelSet:
 
     def _replicating(self) -> bool:
         try:
-            info = redis.Redis(port=self.replica_port, socket_timeout=1).info("replication")
+            info = redis.Redis(port=self.replica.port, socket_timeout=1).info("replication")
         except redis.RedisError:
             return False
         return info.get("master_link_status") == "up"
@@ -85,7 +80,7 @@ class SentinelSet:
             return False
         return state.get("num-slaves", 0) >= 1 and state.get("num-other-sentinels", 0) >= 2
 
-    def primary(self) -> tuple[str, int] | None:
+    def current_primary(self) -> tuple[str, int] | None:
         """Where the sentinels say the primary is now."""
         for port in self.sentinel_ports:
             try:
@@ -97,15 +92,12 @@ class SentinelSet:
         return None
 
     def kill_primary(self) -> None:
-        """SIGKILL: what a crashed host looks like (nothing flushed, nothing said)."""
-        process = self.processes["primary"]
-        process.kill()
-        process.wait(10)
+        self.primary.kill()
 
     def wait_for_failover(self, timeout: float = 60) -> tuple[str, int]:
-        wait_for(lambda: (self.primary() or ("", 0))[1] == self.replica_port, timeout=timeout,
+        wait_for(lambda: (self.current_primary() or ("", 0))[1] == self.replica.port, timeout=timeout,
                  interval=0.2, what="the sentinels to promote the replica")
-        return "127.0.0.1", self.replica_port
+        return "127.0.0.1", self.replica.port
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -117,6 +109,8 @@ class SentinelSet:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(5)
+        self.replica.stop()
+        self.primary.stop()
 
     def __enter__(self) -> SentinelSet:
         try:
