@@ -21,67 +21,59 @@ STEP = 1000  # sends per partition; the same number as distributor/store/partiti
 AHEAD = 2    # partitions made beyond the newest send
 
 
-def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
+def _set_aside(suffix: str) -> None:
+    """Rename the ledger and its constraints out of the way of the table that replaces it."""
     op.execute("ALTER SEQUENCE deliveries_id_seq OWNED BY NONE")
-    op.execute("ALTER SEQUENCE deliveries_id_seq AS bigint")
-    op.execute("ALTER TABLE deliveries RENAME TO deliveries_unpartitioned")
+    op.execute(f"ALTER TABLE deliveries RENAME TO deliveries_{suffix}")
     for old in ("pkey", "send_id_subscriber_id_key", "send_id_fkey"):
-        op.execute(f"ALTER TABLE deliveries_unpartitioned RENAME CONSTRAINT deliveries_{old} "
-                   f"TO deliveries_unpartitioned_{old}")
+        op.execute(f"ALTER TABLE deliveries_{suffix} RENAME CONSTRAINT deliveries_{old} "
+                   f"TO deliveries_{suffix}_{old}")
+
+
+def _create_ledger(id_type: str, primary_key: str, partitioned: bool) -> None:
     # The unique (send_id, subscriber_id) is the ledger's "at most once per send": it holds
     # across partitions because the partition key (send_id) is part of it.
-    op.execute("""
+    op.execute(f"""
         CREATE TABLE deliveries (
-            id bigint NOT NULL DEFAULT nextval('deliveries_id_seq'),
+            id {id_type} NOT NULL DEFAULT nextval('deliveries_id_seq'),
             send_id integer NOT NULL,
             subscriber_id integer NOT NULL,
             state varchar(10) NOT NULL,
             attempts integer NOT NULL,
             error text,
             at timestamp with time zone NOT NULL,
-            CONSTRAINT deliveries_pkey PRIMARY KEY (id, send_id),
+            CONSTRAINT deliveries_pkey PRIMARY KEY ({primary_key}),
             CONSTRAINT deliveries_send_id_subscriber_id_key UNIQUE (send_id, subscriber_id),
             CONSTRAINT deliveries_send_id_fkey FOREIGN KEY (send_id) REFERENCES sends (id)
                 ON DELETE CASCADE
-        ) PARTITION BY RANGE (send_id)""")
+        ){" PARTITION BY RANGE (send_id)" if partitioned else ""}""")
+
+
+def _move_rows(source: str) -> None:
+    op.execute("INSERT INTO deliveries (id, send_id, subscriber_id, state, attempts, error, at) "
+               f"SELECT id, send_id, subscriber_id, state, attempts, error, at FROM {source}")
+    op.execute(f"DROP TABLE {source}")  # a partitioned one takes its partitions with it
+    op.execute("ALTER SEQUENCE deliveries_id_seq OWNED BY deliveries.id")
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    _set_aside("unpartitioned")
+    op.execute("ALTER SEQUENCE deliveries_id_seq AS bigint")
+    _create_ledger("bigint", "id, send_id", partitioned=True)
     op.execute("CREATE TABLE deliveries_default PARTITION OF deliveries DEFAULT")
     top = op.get_bind().exec_driver_sql("SELECT coalesce(max(id), 0) FROM sends").scalar()
     for low in range(0, (top // STEP + 1 + AHEAD) * STEP, STEP):
         op.execute(f"CREATE TABLE deliveries_s{low} PARTITION OF deliveries "
                    f"FOR VALUES FROM ({low}) TO ({low + STEP})")
-    op.execute("INSERT INTO deliveries (id, send_id, subscriber_id, state, attempts, error, at) "
-               "SELECT id, send_id, subscriber_id, state, attempts, error, at "
-               "FROM deliveries_unpartitioned")
-    op.execute("DROP TABLE deliveries_unpartitioned")
-    op.execute("ALTER SEQUENCE deliveries_id_seq OWNED BY deliveries.id")
+    _move_rows("deliveries_unpartitioned")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute("ALTER SEQUENCE deliveries_id_seq OWNED BY NONE")
-    op.execute("ALTER TABLE deliveries RENAME TO deliveries_partitioned")
-    for old in ("pkey", "send_id_subscriber_id_key", "send_id_fkey"):
-        op.execute(f"ALTER TABLE deliveries_partitioned RENAME CONSTRAINT deliveries_{old} "
-                   f"TO deliveries_partitioned_{old}")
-    op.execute("""
-        CREATE TABLE deliveries (
-            id integer NOT NULL DEFAULT nextval('deliveries_id_seq'),
-            send_id integer NOT NULL,
-            subscriber_id integer NOT NULL,
-            state varchar(10) NOT NULL,
-            attempts integer NOT NULL,
-            error text,
-            at timestamp with time zone NOT NULL,
-            CONSTRAINT deliveries_pkey PRIMARY KEY (id),
-            CONSTRAINT deliveries_send_id_subscriber_id_key UNIQUE (send_id, subscriber_id),
-            CONSTRAINT deliveries_send_id_fkey FOREIGN KEY (send_id) REFERENCES sends (id)
-                ON DELETE CASCADE
-        )""")
-    op.execute("INSERT INTO deliveries SELECT id, send_id, subscriber_id, state, attempts, "
-               "error, at FROM deliveries_partitioned")
-    op.execute("DROP TABLE deliveries_partitioned")  # drops every partition with it
+    _set_aside("partitioned")
+    _create_ledger("integer", "id", partitioned=False)
     op.execute("ALTER SEQUENCE deliveries_id_seq AS integer")
-    op.execute("ALTER SEQUENCE deliveries_id_seq OWNED BY deliveries.id")
+    _move_rows("deliveries_partitioned")
