@@ -54,9 +54,12 @@ class FakeService:
                 with fake.lock:
                     fake.requests.append(request)
                     forced = fake.forced.popleft() if fake.forced else None
+                # The service acts on the request first and is slow to answer after:
+                # with `delay` past the client's timeout, the post went out although the
+                # client never hears so (the unfavourable side of a read timeout).
+                status, headers, payload = forced or fake.handle(request)
                 if fake.delay:
                     time.sleep(fake.delay)
-                status, headers, payload = forced or fake.handle(request)
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)

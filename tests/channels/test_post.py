@@ -13,7 +13,7 @@ import requests
 
 from distributor.channels.admin import overview
 from distributor.channels.post import run_post
-from tests.channels.cases import NEWSLETTER, TG_CHAT, TG_TOKEN, WAHA_KEY
+from tests.channels.cases import CASES, NEWSLETTER, TG_CHAT, TG_TOKEN, WAHA_KEY
 from tests.channels.conftest import post_row, publish
 from tests.channels.fake_telegram import FakeTelegram
 from tests.channels.fake_webhooks import FakeDiscord
@@ -219,6 +219,30 @@ def test_a_timeout_after_the_gateway_took_the_post_does_not_post_it_twice(setup,
         assert second.state == ("confirmed" if kind == "waha" else "accepted")
         assert len(fake.posts) == 1, "posted twice after a timeout"
         assert post_row(db, post_id).remote_id == fake.messages[0]["id"]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.type in ("telegram", "slack", "discord")],
+                         ids=lambda c: c.type)
+def test_a_lost_answer_repeats_a_post_at_most_once_where_the_service_cannot_be_read(
+        setup, limiter, case):
+    """Telegram, Slack and Discord cannot be asked whether a post arrived: the service
+    takes the post, its answer comes after our timeout, the retry posts again. The bound
+    RELIABILITY.md states (one repeat per such timeout) is what the receiver counts."""
+    with case.make() as fake:
+        settings, db = setup([{"name": case.type, "type": case.type, "rate": "60/s",
+                               **case.keys(fake)}])
+        settings = settings.model_copy(update={"http_timeout": 0.3})
+        [post_id] = publish(settings, db)
+        fake.delay = 0.8
+        first = run_post(db, settings, requests.Session(), post_id, limiter=limiter)
+        assert first.state == "retry" and len(fake.posts) == 1, "the service took the post"
+        fake.delay = 0.0
+        later = post_row(db, post_id).next_attempt_at + timedelta(seconds=1)
+        second = run_post(db, settings, requests.Session(), post_id, limiter=limiter, now=later)
+        assert second.state == case.state
+        third = run_post(db, settings, requests.Session(), post_id, limiter=limiter, now=later)
+        assert third.state != "sent"
+        assert len(fake.posts) == 2, "one repeat per lost answer, and no more"
 
 
 def test_a_timeout_before_anything_was_taken_posts_again(setup, limiter):
