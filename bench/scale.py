@@ -208,6 +208,11 @@ def send(sink: SMTPSink, count: int, processes: int, threads: int, server_url: s
             started = time.monotonic()
             result = send_now(db, settings, CeleryDispatcher(app), "daily")
             planned = time.monotonic() - started
+            # The ceiling's bytes: this send's digest, taken before the probes publish
+            # breaking articles (a later digest would carry them all).
+            message = throughput._message(settings, db)
+            print(f"scale: {count:,} readers seeded in {seconds_to_seed:.0f} s, send "
+                  f"planned in {planned:.1f} s; sending", flush=True)
             if probe:
                 probes.start()
             finished = sink.wait_for(before + count, timeout=max(900, count / 200))
@@ -229,7 +234,7 @@ def send(sink: SMTPSink, count: int, processes: int, threads: int, server_url: s
                 "per_second": delivered / elapsed, "send_id": result.send_id,
                 "bulk_rss_mb": [m.mb for m in monitors[1:]], "fast_rss_mb": monitors[0].mb,
                 "db_growth_bytes": growth, "probes": probes if probe else None,
-                "message": throughput._message(settings, db)}
+                "message": message}
     finally:
         hooks.shutdown()
         space.cleanup()
@@ -275,6 +280,7 @@ def run(count: int, small: int, processes: int, threads: int, server_url: str | 
     try:
         first = send(sink, small, processes, threads, server_url, probe=False)
         big = send(sink, count, processes, threads, server_url, probe=True)
+        print(f"scale: sent at {big['per_second']:,.0f}/s; the same-layout ceiling", flush=True)
         top = throughput.ceiling(sink, min(count, 200_000), big["message"], processes, threads)
     finally:
         sink.stop()
