@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from distributor.errors import ConfigError, DistributorError, InvalidInput, Unavailable
 
@@ -66,12 +65,21 @@ class Group(click.Group):
         except Unavailable as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
-        except (OperationalError, ProgrammingError) as exc:
-            click.echo(f"error: database: {db_hint(exc)}", err=True)
-            sys.exit(1)
         except DistributorError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
+        except Exception as exc:
+            if not database_error(exc):
+                raise
+            click.echo(f"error: database: {db_hint(exc)}", err=True)
+            sys.exit(1)
+
+
+def database_error(exc: Exception) -> bool:
+    """The database could not be reached or lacks its tables. Asked without importing
+    SQLAlchemy: a command that never loaded it cannot have raised its errors."""
+    errors = sys.modules.get("sqlalchemy.exc")
+    return errors is not None and isinstance(exc, errors.OperationalError | errors.ProgrammingError)
 
 
 def db_hint(exc: Exception) -> str:

@@ -6,7 +6,6 @@ import os
 import sys
 
 import click
-from sqlalchemy.exc import OperationalError
 
 from distributor.cli.base import Context, db_hint, emit, pass_ctx
 from distributor.errors import InvalidInput, Unavailable
@@ -21,6 +20,8 @@ def db() -> None:
 @pass_ctx
 def db_upgrade(obj: Context) -> None:
     """Create or migrate the schema to the latest version (safe to repeat)."""
+    from sqlalchemy.exc import OperationalError
+
     from distributor.store import Database
 
     database = Database(obj.settings.database_url.get_secret_value())
