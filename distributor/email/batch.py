@@ -115,7 +115,8 @@ _RETRIED = (_DELIVERIES.update()
 
 def _record(connection, send_id: int, subscriber_id: int, state: DeliveryState,
             error: str | None, retried: bool) -> None:
-    """One ledger row, committed at once: this runs once per recipient."""
+    """One ledger row, committed by itself (the ledger connection autocommits: one round
+    trip per reader, not an INSERT and then a COMMIT): this runs once per recipient."""
     if retried:
         connection.execute(_RETRIED, {"b_send": send_id, "b_subscriber": subscriber_id,
                                       "state": state, "error": error, "at": datetime.now(UTC)})
@@ -123,7 +124,6 @@ def _record(connection, send_id: int, subscriber_id: int, state: DeliveryState,
         connection.execute(_INSERT, {"send_id": send_id, "subscriber_id": subscriber_id,
                                      "state": state, "error": error, "attempts": 1,
                                      "at": datetime.now(UTC)})
-    connection.commit()
 
 
 def _note(ledger, result: BatchResult, send_id: int, subscriber_id: int, state: DeliveryState,
@@ -218,7 +218,7 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
     connection = ledger = None
     try:
         connection = transport.connect()
-        ledger = db.engine.connect()
+        ledger = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         stop = _deliver(db, settings, connection, ledger, result, pace, send_id, list_id,
                         batch_id, recipients, messages, deferred, suppressed)
     except Exception as exc:  # a fault of the batch, not of one reader: keep it on the batch
