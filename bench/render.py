@@ -64,7 +64,7 @@ def run(settings, recipients: int = 5000, naive: int = 40) -> dict:
         values = {**context, "publisher": settings.publisher, "list_name": "daily",
                   "public_url": settings.public_url,
                   "recipient": {"name": reader.name, "email": reader.email,
-                                "unsubscribe_url": reader.unsubscribe_url}}
+                                "unsubscribe_url": reader.unsubscribe_url, "reader_path": ""}}
         return html_template.render(values), text_template.render(values)
 
     def jinja_mime(n: int) -> bytes:

@@ -50,6 +50,7 @@ from distributor.states import (
     SubscriptionStatus,
 )
 from distributor.store import (
+    DEFERRED_ROW,
     Article,
     Batch,
     Database,
@@ -201,7 +202,7 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
         recipients = _recipients(session, send, batch, covered, now)
         deferred = set(session.scalars(
             select(Delivery.subscriber_id).where(
-                Delivery.send_id == send.id, Delivery.state == DeliveryState.DEFERRED,
+                Delivery.send_id == send.id, DEFERRED_ROW,
                 Delivery.subscriber_id.in_(select(Subscriber.id).where(covered)))))
         suppressed = set(session.scalars(select(Suppression.email_hash).where(
             Suppression.email_hash.in_([email_digest(r.email) for r in recipients]))))

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from distributor.outbox.plan import members
 from distributor.outbox.retry import backoff
 from distributor.states import OPEN, SEND_OPEN, BatchState, DeliveryState, SendState
-from distributor.store import Batch, Database, Delivery, MailingList, Send, Subscriber
+from distributor.store import DEFERRED_ROW, Batch, Database, Delivery, MailingList, Send, Subscriber
 
 MAX_BATCH_ATTEMPTS = 10
 MAX_ERROR = 500  # characters of an error kept on a row
@@ -68,7 +68,7 @@ def close_batch(db: Database, batch_id: int, send_id: int, *, attempts: int, def
                 Send, Send.list_id == MailingList.id).where(Send.id == send_id))
             covered = select(Subscriber.id).where(members(batch, list_zone))
             given_up = session.execute(update(Delivery).where(
-                Delivery.send_id == send_id, Delivery.state == DeliveryState.DEFERRED,
+                Delivery.send_id == send_id, DEFERRED_ROW,
                 Delivery.subscriber_id.in_(covered))
                 .values(state=DeliveryState.FAILED)).rowcount
         batch.state = BatchState.DONE

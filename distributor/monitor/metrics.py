@@ -26,8 +26,8 @@ from distributor.monitor.queues import (
     last_beat,
     worker_heartbeats,
 )
-from distributor.states import OPEN, DeliveryState, SendState
-from distributor.store import ChannelPost, Database, Delivery, MailingList, Send
+from distributor.states import OPEN, SendState
+from distributor.store import DEFERRED_ROW, ChannelPost, Database, Delivery, MailingList, Send
 
 log = logging.getLogger("distributor.metrics")
 SEND_UNFINISHED = (SendState.PLANNED, SendState.RUNNING, SendState.PAUSED)
@@ -57,8 +57,7 @@ class LedgerCollector:
                     .select_from(Send)
                     .join(MailingList, MailingList.id == Send.list_id)
                     .join(Delivery, Delivery.send_id == Send.id)
-                    .where(Send.state.in_(SEND_UNFINISHED),
-                           Delivery.state == DeliveryState.DEFERRED)
+                    .where(Send.state.in_(SEND_UNFINISHED), DEFERRED_ROW)
                     .group_by(MailingList.name)).all()
                 open_posts = session.execute(
                     select(ChannelPost.channel, ChannelPost.state, func.count())

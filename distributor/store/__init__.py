@@ -2,6 +2,7 @@
 
 from distributor.store.db import Database
 from distributor.store.tables import (
+    DEFERRED_ROW,
     ApiToken,
     Article,
     AuditEntry,
@@ -26,7 +27,8 @@ from distributor.store.tables import (
 )
 
 __all__ = [
-    "ApiToken", "Article", "AuditEntry", "Base", "Batch", "BounceEvent", "ChannelPost", "ChannelState",
+    "DEFERRED_ROW", "ApiToken", "Article", "AuditEntry", "Base", "Batch", "BounceEvent",
+    "ChannelPost", "ChannelState",
     "DashboardSession", "Database", "Delivery", "DigestItem", "FeedItem", "FeedState",
     "MailboxState", "MailingList", "ReaderEvent", "Send", "SendTotal", "Subscriber",
     "Subscription", "Suppression",
