@@ -61,10 +61,13 @@ def run(settings, recipients: int = 5000, naive: int = 40) -> dict:
 
     def jinja(n: int) -> tuple[str, str]:
         reader = _reader(n)
-        values = {**context, "publisher": settings.publisher, "list_name": "daily",
+        values = {"web": False, "view_online_url": None, "transactional": False,
+                  "open_pixel": None, **context, "publisher": settings.publisher,
+                  "list_name": "daily",
                   "public_url": settings.public_url,
                   "recipient": {"name": reader.name, "email": reader.email,
-                                "unsubscribe_url": reader.unsubscribe_url, "reader_path": ""}}
+                                "unsubscribe_url": reader.unsubscribe_url,
+                                "manage_url": reader.unsubscribe_url, "reader_path": ""}}
         return html_template.render(values), text_template.render(values)
 
     def jinja_mime(n: int) -> bytes:
