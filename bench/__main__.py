@@ -10,7 +10,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import cli, clients, importing, latency, render, scale, throughput
+from bench import cli, clients, importing, latency, metrics_cost, render, scale, throughput
 from bench.common import SMTPSink, Workspace, machine
 from distributor.cli.workers import cores
 
@@ -38,7 +38,10 @@ def main() -> int:
     parser.add_argument("--note", default="", help="a line for RESULTS.md (e.g. the machine was shared)")
     parser.add_argument("--only", nargs="*",
                         choices=["render", "clients", "throughput", "throttled", "latency",
-                                 "import", "cli"])
+                                 "import", "cli", "metrics"],
+                        help="only these parts (metrics: a /metrics scrape against a "
+                             "million-row ledger on the local PostgreSQL; not in the default "
+                             "run)")
     args = parser.parse_args()
     if args.scale:
         return scale_main(args)
@@ -171,6 +174,14 @@ def main() -> int:
                 f"{r[name]['peak_rss_mb']:.0f} MB |")
         say("")
 
+    if "metrics" in only:
+        r = metrics_cost.run(server_url=args.database_url)
+        say("## A /metrics scrape against a big ledger\n")
+        say(f"A running send with {r['rows']:,} ledger rows on PostgreSQL; the scrape's "
+            f"database reads, median of {metrics_cost.SCRAPES}: **{r['with_index_ms']:.1f} ms** "
+            f"(target ≤ 50 ms); without the partial index on deferred rows "
+            f"{r['without_index_ms']:.1f} ms.\n")
+
     if "cli" in only:
         r = cli.run()
         say("## Command line start\n")
@@ -193,6 +204,7 @@ def scale_main(args) -> int:
     count = args.subscribers if "--subscribers" in sys.argv else 1_000_000
     small = args.small if "--small" in sys.argv else 100_000
     r = scale.run(count, small, args.processes, args.concurrency, args.database_url)
+    r["metrics"] = metrics_cost.run(count, args.database_url)
     lines = [SCALE_TITLE + "\n", f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}. "
              "`make bench-scale` reproduces this." + (f" {args.note}" if args.note else "") + "\n",
              *scale.report(r, args.processes, args.concurrency)]

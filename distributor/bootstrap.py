@@ -20,7 +20,6 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
-from distributor.channels.adapters import validate_channel_options
 from distributor.config import ENV_PREFIX, SECRET_NAMES, ChannelConfig, FileConfig, Settings
 from distributor.errors import ConfigError
 from distributor.values import check_secret
@@ -75,6 +74,8 @@ def _read_file_config(path: Path, environ: Mapping[str, str]) -> FileConfig:
         config = FileConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_first_error(exc, raw)}") from None
+    if config.channels:  # the adapters (and requests) load only when there are channels
+        from distributor.channels.adapters import validate_channel_options
     seen: set[str] = set()
     for index, channel in enumerate(config.channels):
         if channel.name in seen:

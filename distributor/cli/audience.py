@@ -136,9 +136,6 @@ def _next_run(mailing_list) -> str:
 @pass_ctx
 def lists_list(obj: Context, as_json: bool) -> None:
     """Show every list with its kind, schedule, sections and active subscribers."""
-    from rich.console import Console
-    from rich.table import Table
-
     from distributor.audience.lists import list_lists
 
     rows = [dataclasses.asdict(r) for r in list_lists(obj.db)]
@@ -147,6 +144,9 @@ def lists_list(obj: Context, as_json: bool) -> None:
         if not rows:
             click.echo("no lists yet: distributor lists create NAME --instant")
             return
+        from rich.console import Console
+        from rich.table import Table
+
         out = Table("list", "kind", "schedule", "sections", "active", "readers")
         for r in rows:
             zone = "each reader's zone" if r["local_time"] else r["timezone"]

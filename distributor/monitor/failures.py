@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 
 from distributor.email.ledger import is_pruned
 from distributor.errors import InvalidInput, NotFound, Unavailable
+from distributor.outbox import wake
 from distributor.states import (
     DELIVERY_FAILED,
     OPEN,
@@ -154,15 +155,15 @@ def retry(db: Database, dispatcher, failure_id: str, now: datetime | None = None
                            "not retried", {"id": "not retryable"})
     if kind == "post":
         what = _reopen_post(db, number, failure_id, now)
-        wake = partial(dispatcher.post, number)
+        enqueue = partial(dispatcher.post, number)
     elif kind == "batch":
         what = _reopen_batch(db, number, failure_id, now)
-        wake = partial(dispatcher.send_batch, number)
+        enqueue = partial(dispatcher.send_batch, number)
     else:
         what = _reopen_send(db, number, failure_id)
-        wake = partial(wake.enqueue_send, db, dispatcher, number, now)
+        enqueue = partial(wake.enqueue_send, db, dispatcher, number, now)
     try:
-        wake()
+        enqueue()
     except Unavailable as exc:  # reopened in the database: the sweeper sends it later
         log.warning("retry %s: re-opened but not enqueued (%s)", failure_id, exc,
                     extra={"failure_id": failure_id})
@@ -214,7 +215,7 @@ def _reopen_send(db: Database, send_id: int, failure_id: str) -> str:
         send = session.get(Send, send_id)
         if send is None:
             raise NotFound(f"no send {failure_id}", {"id": "unknown"})
-        if not may_move(SendState(send.state), SendState.RUNNING):
+        if send.state not in SEND_STOPPED:  # a planned or running send is not re-opened
             raise InvalidInput(f"{failure_id} is {send.state}, not failed", {"id": "not failed"})
         _refuse_pruned(session, send_id, failure_id)
         ids = list(session.scalars(select(Batch.id).where(
