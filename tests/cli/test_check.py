@@ -88,3 +88,18 @@ def test_an_unreachable_redis_and_an_unmigrated_database_are_named(run, monkeypa
     assert out[1].startswith("smtp: ok: maildir:")
     assert out[2].startswith(f"redis: FAILED: 127.0.0.1:{port}/0: ConnectionError")
     assert out[3] == f"database: FAILED: {backend}: no schema yet; run `distributor db upgrade`"
+
+
+def test_an_amqp_broker_and_a_database_that_do_not_answer_are_named(ready, monkeypatch):
+    dead = free_port()
+    monkeypatch.setenv("DISTRIBUTOR_BROKER_URL", f"amqp://guest:broker-pw@127.0.0.1:{dead}//")
+    monkeypatch.setenv("DISTRIBUTOR_REDIS_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("DISTRIBUTOR_DATABASE_URL",
+                       f"postgresql+psycopg://u:db-pw@127.0.0.1:{dead}/none")
+    result = ready("check")
+    assert result.exit_code == 2
+    said = "\n".join(line for line in result.output.splitlines()
+                     if line.startswith(("broker: ", "database: ")))
+    assert f"broker: FAILED: 127.0.0.1:{dead}" in said and "Connection refused" in said
+    assert "database: FAILED: postgresql: does not answer: " in said
+    assert "broker-pw" not in result.output and "db-pw" not in result.output
