@@ -90,24 +90,32 @@ def new_slots() -> dict[str, str]:
     return {key: f"%%{nonce}:{key}%%" for key in (NAME, EMAIL, UNSUBSCRIBE, MANAGE, READER)}
 
 
-def _qp_template(text: str, slots: dict[str, str]) -> list[bytes | str]:
-    """Quoted-printable, encoded once: literal runs as bytes, placeholders as names.
-    A soft line break on each side of a slot keeps every line short whatever fills it."""
-    by_placeholder = {placeholder: key for key, placeholder in slots.items()}
-    pattern = re.compile("(" + "|".join(re.escape(p) for p in by_placeholder) + ")")
-    parts: list[bytes | str] = []
-    for index, piece in enumerate(pattern.split(text)):
-        if index % 2:
-            parts.append(by_placeholder[piece])
-        elif piece:
-            parts.append(_qp(piece))
-    return parts
+class _QPTemplate:
+    """A body in quoted-printable, encoded once: literal runs as bytes, with the slots'
+    positions noted. A soft line break on each side of a slot keeps every line short
+    whatever fills it."""
 
+    def __init__(self, text: str, slots: dict[str, str]):
+        by_placeholder = {placeholder: key for key, placeholder in slots.items()}
+        pattern = re.compile("(" + "|".join(re.escape(p) for p in by_placeholder) + ")")
+        self.parts: list[bytes] = []
+        self.slots: list[tuple[int, str]] = []  # (index in parts, slot name)
+        for index, piece in enumerate(pattern.split(text)):
+            if index % 2:
+                self.slots.append((len(self.parts), by_placeholder[piece]))
+                self.parts.append(b"")
+            elif piece:
+                self.parts.append(_qp(piece))
+        self.used = {key for _, key in self.slots}
 
-def _qp_fill(parts: list[bytes | str], values: dict[str, str]) -> bytes:
-    # Each value encoded once: a tracked digest repeats the reader's tag in every link.
-    encoded = {key: _SOFT_BREAK + _qp(value) + _SOFT_BREAK for key, value in values.items()}
-    return b"".join(part if isinstance(part, bytes) else encoded[part] for part in parts)
+    def fill(self, values: dict[str, str]) -> bytes:
+        # Each value encoded once: a tracked digest repeats the reader's tag in every link.
+        encoded = {key: _SOFT_BREAK + _qp(value) + _SOFT_BREAK
+                   for key, value in values.items() if key in self.used}
+        parts = self.parts.copy()
+        for index, key in self.slots:
+            parts[index] = encoded[key]
+        return b"".join(parts)
 
 
 def from_domain(from_address: str) -> str:
@@ -125,8 +133,8 @@ class CompiledEmail:
         self.from_address = parseaddr(from_address)[1]
         self.domain = from_domain(from_address)
         self.message_key = message_key
-        self.text_parts = _qp_template(text_body, slots)
-        self.html_parts = _qp_template(html_body, slots)
+        self.text = _QPTemplate(text_body, slots)
+        self.html = _QPTemplate(html_body, slots)
         self.unsubscribe_mailto = unsubscribe_mailto
         self.per_reader = per_reader
         self.boundary = "=_" + secrets.token_hex(12)
@@ -164,15 +172,13 @@ class CompiledEmail:
             f"List-Unsubscribe: {unsubscribe}\r\n"
         ).encode()
         reader = f"/{recipient.reader_tag}" if self.per_reader and recipient.reader_tag else ""
-        text = _qp_fill(self.text_parts, {UNSUBSCRIBE: recipient.unsubscribe_url,
-                                          READER: reader,
-                                          MANAGE: recipient.manage_url,
-                                          EMAIL: recipient.email, NAME: name})
-        body = _qp_fill(self.html_parts, {UNSUBSCRIBE: html.escape(recipient.unsubscribe_url),
-                                          READER: html.escape(reader),
-                                          MANAGE: html.escape(recipient.manage_url),
-                                          EMAIL: html.escape(recipient.email),
-                                          NAME: html.escape(name)})
+        text = self.text.fill({UNSUBSCRIBE: recipient.unsubscribe_url, READER: reader,
+                               MANAGE: recipient.manage_url, EMAIL: recipient.email,
+                               NAME: name})
+        body = self.html.fill({UNSUBSCRIBE: html.escape(recipient.unsubscribe_url),
+                               READER: html.escape(reader),
+                               MANAGE: html.escape(recipient.manage_url),
+                               EMAIL: html.escape(recipient.email), NAME: html.escape(name)})
         return WireBytes(b"".join((self.head, headers, b"\r\n", self.part_head, text,
                                    self.html_head, body, self.tail)))
 
