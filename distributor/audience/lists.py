@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -18,7 +17,6 @@ from distributor.audience.tracking import OFF, check_tracking, check_utm
 from distributor.errors import InvalidInput, NotFound
 from distributor.states import SubscriptionStatus
 from distributor.store import Batch, Database, Delivery, MailingList, Send, Subscription
-from distributor.templates import check_locale
 from distributor.values import check_from_address, parse_duration
 
 
@@ -62,6 +60,8 @@ def check_list_name(name: str) -> str:
 def check_schedule(schedule: str) -> str:
     """Five cron fields (minute hour day month weekday), each in range. croniter would
     also take a sixth field for seconds, which reads as something else entirely."""
+    from croniter import croniter  # here, not above: most commands check no schedule
+
     schedule = " ".join(schedule.split())
     if len(schedule.split(" ")) != 5 or not croniter.is_valid(schedule):
         raise InvalidInput(f"schedule: {schedule!r} is not a five-field cron line like "
@@ -76,6 +76,8 @@ def check_local_schedule(schedule: str | None) -> None:
     if not schedule:
         raise InvalidInput("local_time: only a digest list (with --schedule) sends at each "
                            "reader's own hour", {"local_time": "digest lists only"})
+    from croniter import croniter
+
     runs = croniter(schedule, datetime(2026, 1, 1, tzinfo=UTC))
     previous = runs.get_next(datetime)
     for _ in range(48):
@@ -84,6 +86,12 @@ def check_local_schedule(schedule: str | None) -> None:
             raise InvalidInput(f"local_time: {schedule!r} runs more often than hourly",
                                {"local_time": "needs a schedule that runs at most hourly"})
         previous = current
+
+
+def _check_locale(value: str) -> str:
+    from distributor.templates import check_locale  # Jinja2 and Babel: only when asked
+
+    return check_locale(value)
 
 
 def check_timezone(timezone: str) -> str:
@@ -131,7 +139,7 @@ def create_list(db: Database, name: str, *, instant: bool = True, schedule: str 
                 tracking: str = OFF, utm: str | None = None, track_opens: bool = False,
                 locale: str = "en") -> MailingList:
     name = check_list_name(name)
-    locale = check_locale(locale)
+    locale = _check_locale(locale)
     tracking, utm = check_tracking(tracking), check_utm(utm)
     from_address = check_sender(from_address, "from")
     reply_to = check_sender(reply_to, "reply_to")
@@ -194,7 +202,7 @@ def update_list(db: Database, name: str, *, schedule: str | None = None,
     if track_opens is not None:
         changes["track_opens"] = track_opens
     if locale is not None:
-        changes["locale"] = check_locale(locale)
+        changes["locale"] = _check_locale(locale)
     if not changes:
         raise InvalidInput("nothing to change: give --schedule, --timezone, --max-age, --quiet, "
                            "--from, --reply-to, --local-time/--list-time, --public/--private, "

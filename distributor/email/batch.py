@@ -12,7 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, exists, false, or_, select
+from sqlalchemy import exists, false, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -33,6 +33,7 @@ from distributor.email.closing import (
 )
 from distributor.email.compose import compile_send, recipient, send_key
 from distributor.email.dkim import dkim_signer
+from distributor.email.ledger_writer import LedgerWriter
 from distributor.email.message import CompiledEmail
 from distributor.email.pace import THROTTLE_HOLD, Pace
 from distributor.email.transport import Connection, Transport
@@ -105,32 +106,10 @@ class _CompiledCache:
 compiled_cache = _CompiledCache()
 
 
-_DELIVERIES = Delivery.__table__
-# Built once: per recipient only the parameters change (statement building dominated).
-_INSERT = _DELIVERIES.insert()
-_RETRIED = (_DELIVERIES.update()
-            .where(_DELIVERIES.c.send_id == bindparam("b_send"),
-                   _DELIVERIES.c.subscriber_id == bindparam("b_subscriber"))
-            .values(attempts=_DELIVERIES.c.attempts + 1))
-
-
-def _record(connection, send_id: int, subscriber_id: int, state: DeliveryState,
-            error: str | None, retried: bool) -> None:
-    """One ledger row, committed by itself (the ledger connection autocommits: one round
-    trip per reader, not an INSERT and then a COMMIT): this runs once per recipient."""
-    if retried:
-        connection.execute(_RETRIED, {"b_send": send_id, "b_subscriber": subscriber_id,
-                                      "state": state, "error": error, "at": datetime.now(UTC)})
-    else:
-        connection.execute(_INSERT, {"send_id": send_id, "subscriber_id": subscriber_id,
-                                     "state": state, "error": error, "attempts": 1,
-                                     "at": datetime.now(UTC)})
-
-
-def _note(ledger, result: BatchResult, send_id: int, subscriber_id: int, state: DeliveryState,
-          error: str | None, retried: bool) -> None:
+def _note(ledger: LedgerWriter, result: BatchResult, send_id: int, subscriber_id: int,
+          state: DeliveryState, error: str | None, retried: bool) -> None:
     """Record one reader's result in the ledger, and count it for /metrics."""
-    _record(ledger, send_id, subscriber_id, state, error, retried)
+    ledger.record(send_id, subscriber_id, state, error, retried)
     if state != DeliveryState.DEFERRED:
         result.tally[state] = result.tally.get(state, 0) + 1
     result.retries += retried
@@ -219,7 +198,7 @@ def run_batch(db: Database, settings: Settings, transport: Transport, batch_id: 
     connection = ledger = None
     try:
         connection = transport.connect()
-        ledger = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        ledger = LedgerWriter(db.engine.connect())
         stop = _deliver(db, settings, connection, ledger, result, pace, send_id, list_id,
                         batch_id, recipients, messages, deferred, suppressed)
     except Exception as exc:  # a fault of the batch, not of one reader: keep it on the batch
@@ -281,9 +260,10 @@ class _Throttled:
     why: str
 
 
-def _deliver(db: Database, settings: Settings, connection: Connection, ledger, result: BatchResult,
-             pace: Pace | None, send_id: int, list_id: int, batch_id: int, recipients, messages,
-             deferred: set[int], suppressed: set[str]) -> _Paused | _Throttled | _Lost | None:
+def _deliver(db: Database, settings: Settings, connection: Connection, ledger: LedgerWriter,
+             result: BatchResult, pace: Pace | None, send_id: int, list_id: int, batch_id: int,
+             recipients, messages, deferred: set[int],
+             suppressed: set[str]) -> _Paused | _Throttled | _Lost | None:
     """Send to each reader in turn and record each result at once. Whatever goes wrong
     with one reader (their address, a refusal) fails that reader alone; a throttling
     reply or a long wait for the route's rate stops the run with the rest untouched."""
