@@ -46,6 +46,7 @@ def _signer(secret: str, salt: str) -> _LinkSigner:
     return _LinkSigner(secret, salt)
 
 
+@lru_cache(maxsize=1024)  # a send asks three times per reader: suppression and two links
 def email_digest(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 

@@ -11,6 +11,7 @@ import binascii
 import html
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
@@ -118,6 +119,18 @@ class _QPTemplate:
         return b"".join(parts)
 
 
+_date: tuple[int, str] = (0, "")
+
+
+def _date_now() -> str:
+    """The Date header of this second (RFC 5322 3.3), made once a second, not per reader."""
+    global _date
+    second = int(time.time())
+    if _date[0] != second:
+        _date = (second, formatdate(second, usegmt=True))
+    return _date[1]
+
+
 def from_domain(from_address: str) -> str:
     address = parseaddr(from_address)[1]
     return address.rpartition("@")[2] or "localhost"
@@ -167,7 +180,7 @@ class CompiledEmail:
         to = formataddr((name, email), charset="utf-8") if name else email
         headers = (
             f"To: {to}\r\n"
-            f"Date: {formatdate(usegmt=True)}\r\n"
+            f"Date: {_date_now()}\r\n"
             f"Message-ID: <{self.message_key}.{recipient.subscriber_id}@{self.domain}>\r\n"
             f"List-Unsubscribe: {unsubscribe}\r\n"
         ).encode()
