@@ -48,7 +48,9 @@ def test_the_secondary_takes_over_when_the_primary_dies_mid_send(alert, health):
         assert result.state == Outcome.DONE
         first, second = primary.handler.counts(job.emails), secondary.handler.counts(job.emails)
         both = {e: first[e] + second[e] for e in job.emails}
-        assert sum(first.values()) >= 100 and sum(second.values()) >= 150
+        # The primary died mid-send (after at least 100), the secondary carried the rest.
+        assert 100 <= sum(first.values()) < 300
+        assert sum(second.values()) >= 300 - sum(first.values())
         duplicates = sum(n - 1 for n in both.values() if n > 1)
         assert min(both.values()) == 1
         # DESIGN.md: at most the one message in flight when the link dropped may repeat.
