@@ -345,4 +345,6 @@ def _deliver(db: Database, settings: Settings, connection: Connection, ledger: L
 
 
 def _preferences(sections: list[str] | None) -> tuple[str, ...]:
+    if not sections:  # most readers
+        return ()
     return tuple(sorted({s.casefold() for s in sections or []}))
