@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -103,6 +104,8 @@ def _write_at_once(db, send_id, subscriber_ids, held_before=None):
             thread.start()
         wait_for(lambda: len(group.queued) == len(subscriber_ids) - 1, timeout=10,
                  what="the other writers queued behind it")
+        time.sleep(0.2)
+        assert outcomes == {}, "a writer returned before its row was committed"
     for thread in threads:
         thread.join(30)
     return outcomes
